@@ -1,0 +1,76 @@
+"""Bucket-id maps: which lookup-table entry each (query, key) pair of an H x W grid reads.
+
+Tokens are numbered row-major after `skip` prefix tokens (class/distillation tokens). The offset of a
+pair is pos(query) - pos(key). Every pair touching a prefix token reads one extra bucket, the last one.
+Site-level methods are euc, quant, product, and the two axes of cross: cross_rows and cross_cols.
+"""
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from ablate.rpe.index import INDEX_FUNCTIONS
+
+SITE_METHODS = ("euc", "quant", "product", "cross_rows", "cross_cols")
+
+
+def saturation(ratio: float) -> int:
+    """b' = int(beta) = int(2 * ratio): the largest offset an index function returns."""
+    return int(2.0 * ratio)
+
+
+def allocated_buckets(method: str, ratio: float, skip: int) -> int:
+    """Size of one site-level lookup table: every offset the index function can return, plus skip."""
+    width = 2 * saturation(ratio) + 1
+    size = width * width if method == "product" else width
+    return size + (1 if skip > 0 else 0)
+
+
+def _offsets(height: int, width: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    rows = torch.arange(height, device=device).repeat_interleave(width)
+    cols = torch.arange(width, device=device).repeat(height)
+    return rows[:, None] - rows[None, :], cols[:, None] - cols[None, :]
+
+
+@lru_cache(maxsize=256)
+def bucket_map(method: str, ratio: float, height: int, width: int, skip: int = 0,
+               index: str = "piecewise", device: torch.device | str = "cpu") -> Tensor:
+    """(skip + H*W, skip + H*W) int64 bucket ids of a site-level method; cached, do not modify."""
+    if method not in SITE_METHODS:
+        raise ValueError(f"bucket method {method!r} is not one of {SITE_METHODS}")
+    index_fn = INDEX_FUNCTIONS[index]
+    alpha, beta, gamma = float(ratio), 2.0 * ratio, 8.0 * ratio
+    b = saturation(ratio)
+    device = torch.device(device)
+    dr, dc = _offsets(height, width, device)
+    if method == "euc":
+        ids = index_fn((dr * dr + dc * dc).float().sqrt().round(), alpha, beta, gamma) + b
+    elif method == "quant":
+        ids = index_fn(dr * dr + dc * dc, alpha, beta, gamma) + b
+    elif method == "cross_rows":
+        ids = index_fn(dr, alpha, beta, gamma) + b
+    elif method == "cross_cols":
+        ids = index_fn(dc, alpha, beta, gamma) + b
+    else:
+        ids = (index_fn(dr, alpha, beta, gamma) + b) * (2 * b + 1) + index_fn(dc, alpha, beta, gamma) + b
+    if skip > 0:
+        length = skip + height * width
+        full = torch.full((length, length), allocated_buckets(method, ratio, skip) - 1,
+                          dtype=torch.long, device=device)
+        full[skip:, skip:] = ids
+        ids = full
+    return ids
+
+
+def used_buckets(method: str, ratio: float, height: int, width: int, skip: int = 0,
+                 index: str = "piecewise") -> int:
+    """Number of distinct buckets a grid actually reads; cross counts both axes (the model-name number)."""
+    sites = ("cross_rows", "cross_cols") if method == "cross" else (method,)
+    return sum(int(bucket_map(s, ratio, height, width, skip, index).unique().numel()) for s in sites)
+
+
+def total_allocated_buckets(method: str, ratio: float, skip: int) -> int:
+    """Allocated buckets of a whole method (cross counts both axis tables)."""
+    if method == "cross":
+        return 2 * allocated_buckets("cross_rows", ratio, skip)
+    return allocated_buckets(method, ratio, skip)

@@ -1,0 +1,59 @@
+"""ResNet backbone (timm) with frozen batch norm, and the Joiner that adds the position encoding."""
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F
+from timm.layers import freeze_batch_norm_2d
+from torch import Tensor, nn
+
+
+class Backbone(nn.Module):
+    """A timm ResNet trunk as DETR uses it: frozen batch norm, stem and layer1 frozen, last feature map out."""
+
+    def __init__(self, name: str, train_backbone: bool, dilation: bool = False, weights: str | None = None):
+        super().__init__()
+        # output_stride 16 replaces layer4's stride with dilation (DETR's DC5 variant).
+        body = timm.create_model(name, pretrained=False, num_classes=0, global_pool="",
+                                 output_stride=16 if dilation else 32)
+        if weights is not None:
+            load_backbone_weights(body, weights)
+        self.body = freeze_batch_norm_2d(body)
+        for param_name, param in self.body.named_parameters():
+            # DETR trains layer2-4 only; the stem and layer1 keep their (ideally pretrained) weights.
+            if not train_backbone or not param_name.startswith(("layer2", "layer3", "layer4")):
+                param.requires_grad_(False)
+        self.num_channels = self.body.num_features
+
+    def forward(self, images: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, 3, H, W) images and (B, H, W) padding mask -> last feature map and its downsampled mask."""
+        features = self.body.forward_features(images)
+        mask = F.interpolate(mask[None].float(), size=features.shape[-2:])[0].bool()
+        return features, mask
+
+
+def load_backbone_weights(body: nn.Module, path: str) -> None:
+    """Load ImageNet weights for the trunk from a local file (timm or torchvision ResNet keys; fc ignored)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"backbone weights file not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("model", state.get("state_dict", state))
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = body.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise ValueError(f"backbone weights {path} do not fit the trunk: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+
+
+class Joiner(nn.Sequential):
+    """backbone[0] is the trunk, backbone[1] the position encoding (DETR's checkpoint key layout)."""
+
+    def __init__(self, backbone: Backbone, position_encoding: nn.Module):
+        super().__init__(backbone, position_encoding)
+        self.num_channels = backbone.num_channels
+
+    def forward(self, images: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Images and padding mask -> (features, feature mask, position encoding)."""
+        features, mask = self[0](images, mask)
+        return features, mask, self[1](mask).to(features.dtype)

@@ -1,0 +1,40 @@
+"""Builders that turn plain settings into DETR, its criterion, and its RPE configuration."""
+from ablate.models.detr.backbone import Backbone, Joiner
+from ablate.models.detr.criterion import SetCriterion
+from ablate.models.detr.detr import DETR
+from ablate.models.detr.matcher import HungarianMatcher
+from ablate.models.detr.position_encoding import build_position_encoding
+from ablate.models.detr.transformer import Transformer
+from ablate.rpe import RPEConfig
+
+
+def resolve_rpe(enc_rpe2d: str | RPEConfig | None) -> RPEConfig | None:
+    """An RPEConfig from the authors' flag string (e.g. rpe-2.0-product-ctx-1-k), a config, or None."""
+    if enc_rpe2d is None or isinstance(enc_rpe2d, RPEConfig):
+        return enc_rpe2d
+    if isinstance(enc_rpe2d, str):
+        return RPEConfig.from_flag(enc_rpe2d)
+    raise TypeError(f"enc_rpe2d must be a flag string, an RPEConfig or None, got {type(enc_rpe2d).__name__}")
+
+
+def build_detr(enc_rpe2d: str | RPEConfig | None = None, num_classes: int = 91, backbone: str = "resnet50",
+               backbone_weights: str | None = None, dilation: bool = False, train_backbone: bool = True,
+               position_embedding: str = "sine", hidden_dim: int = 256, nheads: int = 8, enc_layers: int = 6,
+               dec_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1, num_queries: int = 100,
+               aux_loss: bool = True, attn_backend: str = "auto") -> DETR:
+    """DETR with iRPE in the encoder self-attention (defaults: the authors' R50 model)."""
+    rpe = resolve_rpe(enc_rpe2d)
+    if rpe is not None and rpe.skip != 0:
+        raise ValueError(f"DETR has no prefix tokens: RPE skip must be 0, got {rpe.skip}")
+    joiner = Joiner(Backbone(backbone, train_backbone, dilation, backbone_weights),
+                    build_position_encoding(position_embedding, hidden_dim))
+    transformer = Transformer(hidden_dim, nheads, enc_layers, dec_layers, dim_feedforward, dropout, rpe, attn_backend)
+    return DETR(joiner, transformer, num_classes, num_queries, aux_loss)
+
+
+def build_criterion(num_classes: int, eos_coef: float = 0.1, cost_class: float = 1.0, cost_bbox: float = 5.0,
+                    cost_giou: float = 2.0, ce_weight: float = 1.0, bbox_weight: float = 5.0,
+                    giou_weight: float = 2.0) -> SetCriterion:
+    """DETR's set criterion with its Hungarian matcher (DETR's default weights)."""
+    matcher = HungarianMatcher(cost_class, cost_bbox, cost_giou)
+    return SetCriterion(num_classes, matcher, eos_coef, ce_weight, bbox_weight, giou_weight)

@@ -32,6 +32,52 @@ class DeiTSchema:
 
 
 @dataclass
+class DETRSchema:
+    """DETR with iRPE in the encoder (ablate.models.detr.build_detr); defaults are the authors' R50 model."""
+
+    enc_rpe2d: Optional[str] = None  # the authors' flag, e.g. rpe-2.0-product-ctx-1-k (else the rpe group)
+    backbone: str = "resnet50"  # a timm ResNet
+    backbone_weights: Optional[str] = None  # local ImageNet weights for the trunk; never downloaded
+    backbone_lr_scale: float = 0.1  # DETR's lr_backbone / lr; 0 freezes the backbone
+    dilation: bool = False  # DC5: stride 16 instead of 32
+    position_embedding: str = "sine"  # sine | learned | none
+    hidden_dim: int = 256
+    nheads: int = 8
+    enc_layers: int = 6
+    dec_layers: int = 6
+    dim_feedforward: int = 2048
+    dropout: float = 0.1
+    num_queries: int = 100
+    aux_loss: bool = True
+    eos_coef: float = 0.1  # weight of the no-object class in the cross-entropy
+    attn_backend: str = "auto"  # auto | eager | sdpa | flex
+
+
+@dataclass
+class DetectionDataSchema:
+    """A COCO-format detection set with DETR's augmentations; seed..max_object describe the composite set."""
+
+    name: str = MISSING  # coco | composite
+    root: Optional[str] = None  # COCO 2017 folder, or the composite set's cache folder
+    num_classes: int = MISSING  # largest category id + 1 (91 for COCO)
+    train_limit: Optional[int] = None
+    scales: list[int] = field(default_factory=lambda: [480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800])
+    max_size: int = 1333
+    crop_scales: list[int] = field(default_factory=lambda: [400, 500, 600])
+    crop_min: int = 384
+    crop_max: int = 600
+    eval_size: int = 800
+    fashion_root: str = "/usr/share/datasets/fashion-mnist"
+    seed: int = 0
+    num_train: int = 800
+    num_val: int = 200
+    image_size: int = 128
+    max_objects: int = 4
+    min_object: int = 20
+    max_object: int = 56
+
+
+@dataclass
 class ClassificationDataSchema:
     """A classification dataset: where it is, what shape it has."""
 
@@ -117,4 +163,6 @@ def register() -> None:
     store.store(group="schema/rpe", name="rpe", node=RPESchema)
     store.store(group="schema/model", name="deit", node=DeiTSchema)
     store.store(group="schema/data", name="classification", node=ClassificationDataSchema)
+    store.store(group="schema/model", name="detr", node=DETRSchema)
+    store.store(group="schema/data", name="detection", node=DetectionDataSchema)
     store.store(group="schema/train", name="train", node=TrainSchema)

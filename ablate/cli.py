@@ -1,0 +1,240 @@
+"""The `ablate` command line: train, sweep, report, ls, eval. Hydra overrides pass through as arguments."""
+import fcntl
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from ablate.results.records import read_metrics, read_record, run_dirs, write_atomic
+from ablate.sweep.compose import Composer, ConfigError
+from ablate.sweep.plan import Job, plan_runs
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Sweeps, records and reports for ablation studies of relative position encoding (iRPE).")
+console = Console()
+
+Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.g. rpe=irpe_k train.epochs=3",
+                                                        show_default=False)]
+ResultsDir = Annotated[Path, typer.Option("--results-dir", envvar="ABLATE_RESULTS",
+                                          help="Where run records go (env ABLATE_RESULTS).")]
+DEFAULT_RESULTS = Path("results/runs")
+
+
+class Format(str, Enum):
+    """Report output formats."""
+
+    table = "table"
+    md = "md"
+    csv = "csv"
+    latex = "latex"
+    json = "json"
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one error line on stderr and exit."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _plan(overrides: list[str] | None, results: Path, sweep: bool) -> list[Job]:
+    try:
+        return plan_runs(overrides or [], results, sweep=sweep)
+    except ConfigError as e:
+        fail(str(e))
+
+
+def _summary(record: dict) -> str:
+    metrics = record.get("metrics") or {}
+    parts = [f"{k} {metrics[k]:.2f}" for k in ("top1", "top5") if isinstance(metrics.get(k), (int, float))]
+    if record.get("error"):
+        parts.append(record["error"])
+    return f"{record['status']}  " + "  ".join(parts)
+
+
+@app.command()
+def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
+    """Train and evaluate one run.
+
+    A completed run is not trained again; an interrupted one resumes from its last checkpoint.
+    """
+    from ablate.engine.runner import RunBusy, execute
+
+    job = _plan(overrides, results_dir, sweep=False)[0]
+    if job.done:
+        console.print(f"already done: {job.directory}  {_summary(read_record(job.directory))}")
+        return
+    console.print(f"run {job.directory}  ({job.label})")
+
+    def show(row: dict) -> None:
+        console.print("  " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in row.items()))
+
+    try:
+        record = execute(job.config, job.directory, job.overrides, on_epoch=show)
+    except RunBusy as e:
+        fail(str(e), code=1)
+    console.print(f"{record['status']}: {job.directory}  {_summary(record)}")
+    if record["status"] == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def sweep(overrides: Overrides = None,
+          dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
+          jobs: Annotated[int, typer.Option("-j", "--jobs", help="Runs at once on this machine.")] = 1,
+          results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
+    """Run a grid of configs, skipping finished runs.
+
+    The grid is the experiment's sweep (hydra.sweeper.params) plus the overrides, which win per key.
+    Interrupted runs resume from their checkpoints.
+    """
+    from ablate.sweep.display import SweepView, duration
+    from ablate.sweep.launch import Progress, launch
+
+    if jobs < 1:
+        fail(f"-j/--jobs must be at least 1 (got {jobs})")
+    planned = _plan(overrides, results_dir, sweep=True)
+    names = sorted({str(job.config.name) for job in planned})
+    done = sum(job.done for job in planned)
+    console.print(f"sweep {', '.join(names)}: {len(planned)} runs, {done} done, {len(planned) - done} to do"
+                  f"  ({results_dir})")
+    if dry_run:
+        for job in planned:
+            console.print(f"  {'done' if job.done else 'todo'}  {job.directory.name}  {job.label}")
+        return
+    progress = Progress(planned, min(jobs, max(1, len(planned) - done)))
+
+    def ended(job: Job, record: dict) -> None:
+        console.print(f"  {job.directory.name}  {job.label}  {_summary(record)}  "
+                      f"({duration(progress.durations[-1])})")
+
+    with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
+        launch(planned, progress.workers, progress, on_end=ended)
+    statuses = [r["status"] for r in progress.ended.values()]
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+    console.print(f"sweep finished: {counts or 'nothing to do'}.  Table: ablate report --experiment {names[0]}"
+                  + (f" --results-dir {results_dir}" if results_dir != DEFAULT_RESULTS else ""))
+    if "failed" in statuses:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(experiment: Annotated[str | None, typer.Option(help="Only this experiment's runs.")] = None,
+           by: Annotated[str | None, typer.Option(help="Factors (config keys), comma-separated; "
+                                                       "default: every key that varies except the seed.")] = None,
+           metric: Annotated[str, typer.Option(help="Metrics, comma-separated.")] = "top1,top5",
+           fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+           output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+           results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
+    """Tabulate results: mean ± std and n over seeds.
+
+    One row per combination of factors; unreadable records are named on stderr and skipped.
+    """
+    from ablate.results.report import load_records, readable, render, summarize
+
+    frame = load_records(results_dir, experiment)
+    if frame.empty:
+        fail(f"no run records in {results_dir}" + (f" for experiment {experiment}" if experiment else ""), 1)
+    metrics = tuple(m.strip() for m in metric.split(",") if m.strip())
+    try:
+        summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics)
+    except ValueError as e:
+        fail(str(e))
+    if summary.empty:
+        fail(f"no completed runs among {len(frame)} records", 1)
+    if fmt is Format.table and output is None:
+        text = readable(summary, metrics)
+        table = Table()
+        for column in text.columns:
+            table.add_column(str(column), justify="right" if column in (*metrics, "n") else "left")
+        for row in text.itertuples(index=False):
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+        return
+    text = render(summary, metrics, "md" if fmt is Format.table else fmt.value)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+
+
+def _lock_held(directory: Path) -> bool:
+    try:
+        fd = os.open(directory / ".lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+@app.command("ls")
+def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
+              results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
+    """List runs with their status, epochs and top-1."""
+    table = Table()
+    for column in ("experiment", "run", "status", "epochs", "top1", "overrides"):
+        table.add_column(column)
+    count = 0
+    for directory in run_dirs(results_dir, experiment):
+        try:
+            record = read_record(directory)
+        except ValueError:
+            record = {"status": "unreadable record"}
+        epochs = len(read_metrics(directory))
+        status = record["status"] if record else "incomplete"
+        if _lock_held(directory):
+            status = "running"
+        metrics = (record or {}).get("metrics") or {}
+        top1 = f"{metrics['top1']:.2f}" if isinstance(metrics.get("top1"), (int, float)) else ""
+        overrides = " ".join(((record or {}).get("identity") or {}).get("overrides", []))
+        table.add_row(directory.parent.name, directory.name, status, str(epochs), top1, overrides)
+        count += 1
+    if count == 0:
+        console.print(f"no runs in {results_dir}")
+        return
+    console.print(table)
+
+
+@app.command("eval")
+def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the authors' (key 'model') or ours.")],
+             overrides: Overrides = None) -> None:
+    """Evaluate a classification checkpoint.
+
+    Image folders use the official transform: resize 256 bicubic, centre-crop 224 (crop_pct 0.875).
+    """
+    import torch
+
+    from ablate.data.build import build_val_loader, check_data
+    from ablate.engine.classification import evaluate_classifier
+    from ablate.engine.model import build_model, check_model
+    from ablate.engine.pretrained import checkpoint_state, load_into
+    from ablate.engine.runner import cpu_count, pick_device
+
+    try:
+        with Composer() as composer:
+            cfg = composer.config(overrides or [])
+        check_model(cfg.model, cfg.rpe)
+        check_data(cfg.data, splits=("val",))
+        model = build_model(cfg.model, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
+        load_into(model, checkpoint_state(checkpoint), checkpoint)
+    except ValueError as e:
+        fail(str(e))
+    torch.set_num_threads(cfg.runtime.threads or cpu_count())
+    device = pick_device(cfg.runtime.device)
+    result = evaluate_classifier(model.to(device), build_val_loader(cfg.data, cfg.eval, cfg.runtime.workers), device)
+    console.print(f"{checkpoint}  {cfg.model.name}  {cfg.data.name}:  top1 {result['top1']:.2f}  "
+                  f"top5 {result['top5']:.2f}  loss {result['loss']:.4f}")
+
+
+if __name__ == "__main__":
+    app()

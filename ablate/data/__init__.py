@@ -1,0 +1,1 @@
+"""Classification data: Fashion-MNIST, scikit-learn digits, image folders (ImageNet layout)."""

@@ -1,0 +1,155 @@
+"""Object detection: DETR with iRPE on a COCO-format set; set loss to train, COCO AP (pycocotools) to evaluate."""
+import contextlib
+import io
+import math
+import time
+
+import torch
+from omegaconf import DictConfig
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from ablate.data.detection.build import build_detection_dataset, build_detection_loader, check_detection_data
+from ablate.engine.model import rpe_config
+from ablate.engine.optim import Stepper, param_groups
+from ablate.engine.task import Task
+from ablate.models.detr import DETR, build_criterion, build_detr, postprocess, resolve_rpe
+from ablate.models.detr.box_ops import box_xyxy_to_cxcywh
+from ablate.models.detr.criterion import SetCriterion
+from ablate.rpe import RPEConfig
+
+# pycocotools' summary order; APs/APm/APl are -1 there when the set has no object of that size (NaN here).
+AP_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+
+
+def detr_rpe(model: DictConfig, rpe: DictConfig) -> RPEConfig | None:
+    """The encoder RPE: the authors' flag model.enc_rpe2d, or the rpe group; both at once is ambiguous."""
+    from_group = rpe_config(rpe)
+    if model.enc_rpe2d is not None and from_group is not None:
+        raise ValueError(f"model.enc_rpe2d={model.enc_rpe2d} and rpe.method={rpe.method} both set the encoder "
+                         "RPE: use one (rpe=none with the flag)")
+    return resolve_rpe(model.enc_rpe2d) if model.enc_rpe2d is not None else from_group
+
+
+def build_detr_model(model: DictConfig, rpe: DictConfig, num_classes: int) -> DETR:
+    """DETR from the model and rpe config groups."""
+    return build_detr(detr_rpe(model, rpe), num_classes=num_classes, backbone=model.backbone,
+                      backbone_weights=model.backbone_weights, dilation=model.dilation,
+                      train_backbone=model.backbone_lr_scale > 0, position_embedding=model.position_embedding,
+                      hidden_dim=model.hidden_dim, nheads=model.nheads, enc_layers=model.enc_layers,
+                      dec_layers=model.dec_layers, dim_feedforward=model.dim_feedforward, dropout=model.dropout,
+                      num_queries=model.num_queries, aux_loss=model.aux_loss, attn_backend=model.attn_backend)
+
+
+def check(cfg: DictConfig) -> None:
+    """Model and RPE settings, dataset files."""
+    detr_rpe(cfg.model, cfg.rpe)
+    if cfg.model.position_embedding not in ("sine", "learned", "none"):
+        raise ValueError(f"model.position_embedding={cfg.model.position_embedding!r}: expected sine, learned or none")
+    check_detection_data(cfg.data)
+
+
+def build(cfg: DictConfig, device: torch.device) -> "DetectionTask":
+    """Model, criterion and loaders from the config."""
+    data = cfg.data
+    train_set, val_set = build_detection_dataset(data, "train"), build_detection_dataset(data, "val")
+    for split in (train_set, val_set):
+        if split.num_classes > data.num_classes:
+            raise ValueError(f"data.num_classes={data.num_classes} but the annotations use category ids up to "
+                             f"{split.num_classes - 1}")
+    model = build_detr_model(cfg.model, cfg.rpe, data.num_classes)
+    train_loader = build_detection_loader(train_set, cfg.train.batch_size, True, cfg.runtime.workers, data.train_limit)
+    val_loader = build_detection_loader(val_set, cfg.eval.batch_size, False, cfg.runtime.workers)
+    criterion = build_criterion(data.num_classes, eos_coef=cfg.model.eos_coef)
+    return DetectionTask(model.to(device), criterion.to(device), train_loader, val_loader, val_set.coco, device,
+                         cfg.model.backbone_lr_scale, (3, data.eval_size, data.eval_size))
+
+
+def coco_metrics(coco_gt: COCO, detections: list[dict], image_ids: list[int]) -> dict[str, float]:
+    """COCO box AP, AP50, AP75, APs, APm, APl in percent over image_ids (pycocotools, 100 detections)."""
+    if not detections:
+        return {name: 0.0 for name in AP_NAMES}
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_dt = coco_gt.loadRes(detections)
+        evaluator = COCOeval(coco_gt, coco_dt, iouType="bbox")
+        evaluator.params.imgIds = sorted(image_ids)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return {name: 100.0 * float(v) if v >= 0 else math.nan for name, v in zip(AP_NAMES, evaluator.stats)}
+
+
+def to_coco_detections(results: list[dict], targets: list[dict]) -> list[dict]:
+    """Post-processed predictions -> COCO result entries (xywh boxes in original pixels)."""
+    entries = []
+    for result, target in zip(results, targets):
+        xywh = box_xyxy_to_cxcywh(result["boxes"])
+        xywh[:, :2] -= xywh[:, 2:] / 2
+        for score, label, box in zip(result["scores"].tolist(), result["labels"].tolist(), xywh.tolist()):
+            entries.append({"image_id": int(target["image_id"]), "category_id": label, "bbox": box, "score": score})
+    return entries
+
+
+@torch.no_grad()
+def evaluate_detector(model: torch.nn.Module, batches, coco_gt: COCO, device: torch.device) -> dict[str, float]:
+    """COCO AP metrics of the model's predictions on every batch."""
+    model.eval()
+    detections, image_ids = [], []
+    for images, mask, targets in batches:
+        outputs = model(images.to(device, non_blocking=True), mask.to(device, non_blocking=True))
+        sizes = torch.stack([t["orig_size"] for t in targets]).to(device)
+        results = [{k: v.float().cpu() for k, v in r.items()} for r in postprocess(outputs, sizes)]
+        detections += to_coco_detections(results, targets)
+        image_ids += [int(t["image_id"]) for t in targets]
+    return coco_metrics(coco_gt, detections, image_ids)
+
+
+class DetectionTask(Task):
+    """Trains DETR with the set criterion (backbone at a scaled learning rate); evaluates COCO AP."""
+
+    def __init__(self, model: DETR, criterion: SetCriterion, train_set, val_set, coco_gt: COCO,
+                 device: torch.device, backbone_lr_scale: float, input_shape: tuple[int, ...]):
+        self.model, self.criterion, self.train_set, self.val_set = model, criterion, train_set, val_set
+        self.coco_gt, self.device, self.input_shape = coco_gt, device, input_shape
+        self.backbone_lr_scale = backbone_lr_scale
+        self.steps_per_epoch = len(train_set)
+
+    def param_groups(self, weight_decay: float, decay_rpe: bool) -> list[dict]:
+        """The runner's decay groups, each split into backbone (lr scaled, as DETR's lr_backbone) and the rest."""
+        backbone = {id(p) for p in self.model.backbone.parameters()}
+        groups = []
+        for group in param_groups(self.model, weight_decay, decay_rpe):
+            rest = [p for p in group["params"] if id(p) not in backbone]
+            trunk = [p for p in group["params"] if id(p) in backbone]
+            groups.append({**group, "params": rest})
+            if trunk:
+                groups.append({**group, "params": trunk, "lr_scale": self.backbone_lr_scale})
+        return groups
+
+    def train_epoch(self, epoch: int, step: Stepper) -> dict[str, float]:
+        """One pass over the training set."""
+        self.model.train()
+        loss_sum, images_seen, start = 0.0, 0, time.perf_counter()
+        for images, mask, targets in self.train_set:
+            images, mask = images.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
+            targets = [{k: v.to(self.device) for k, v in t.items()} for t in targets]
+            with step.autocast():
+                outputs = self.model(images, mask)
+            outputs = _to_float(outputs)
+            loss = self.criterion(outputs, targets)["loss"]
+            loss_sum += step(loss) * len(images)
+            images_seen += len(images)
+        seconds = time.perf_counter() - start
+        return {"train_loss": loss_sum / images_seen, "images": images_seen, "train_time_s": seconds}
+
+    def evaluate(self) -> dict[str, float]:
+        """COCO AP metrics on the validation split (AP first: the headline metric)."""
+        return evaluate_detector(self.model, self.val_set, self.coco_gt, self.device)
+
+
+def _to_float(outputs: dict) -> dict:
+    """Predictions in full precision for the loss (the matcher and GIoU are sensitive to bf16 rounding)."""
+    out = {k: v.float() for k, v in outputs.items() if k != "aux_outputs"}
+    if "aux_outputs" in outputs:
+        out["aux_outputs"] = [{k: v.float() for k, v in aux.items()} for aux in outputs["aux_outputs"]]
+    return out

@@ -1,0 +1,105 @@
+"""Reports: run records into a DataFrame, then a pivot by factors with mean +- std and n over seeds."""
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ablate.results.records import RECORD, run_dirs
+
+FORMATS = ("table", "md", "csv", "latex", "json")
+NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
+
+
+def _flatten(node: dict, prefix: str, out: dict) -> None:
+    for key, value in node.items():
+        if isinstance(value, dict):
+            _flatten(value, f"{prefix}{key}.", out)
+        else:
+            out[f"{prefix}{key}"] = str(value) if isinstance(value, list) else value
+
+
+def _row(record: dict) -> dict:
+    row = {"run_id": record["run_id"], "experiment": record["experiment"], "status": record["status"],
+           "error": record.get("error"), "group_hash": record["identity"]["group_hash"]}
+    _flatten(record["config"], "", row)
+    row.update(record.get("metrics") or {})
+    return row
+
+
+def warn(message: str) -> None:
+    """One line on stderr."""
+    print(message, file=sys.stderr)
+
+
+def load_records(results: Path, experiment: str | None = None,
+                 on_error: Callable[[str], None] = warn) -> pd.DataFrame:
+    """One row per run record: status, flattened config (dotted keys) and metrics; bad records are skipped."""
+    rows = []
+    for directory in run_dirs(results, experiment):
+        path = directory / RECORD
+        try:
+            with open(path, "rb") as f:
+                rows.append(_row(json.loads(f.read())))
+        except FileNotFoundError:
+            continue  # a run still in progress
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            on_error(f"skipping unreadable record {path}: {type(e).__name__}: {e}")
+    return pd.DataFrame(rows)
+
+
+def default_factors(frame: pd.DataFrame) -> list[str]:
+    """Config columns that take more than one value, except seed and run-time options."""
+    config_columns = [c for c in frame.columns if "." in c or c in ("task",)]
+    return [c for c in config_columns if not c.startswith(NOT_FACTORS) and c not in NOT_FACTORS
+            and frame[c].nunique(dropna=False) > 1]
+
+
+def summarize(frame: pd.DataFrame, factors: list[str] | None = None,
+              metrics: tuple[str, ...] = ("top1",)) -> pd.DataFrame:
+    """Completed runs grouped by factors: <metric>_mean, <metric>_std over seeds and n per row."""
+    completed = frame[frame["status"] == "completed"] if len(frame) else frame
+    if completed.empty:
+        return pd.DataFrame()
+    factors = default_factors(completed) if factors is None else factors
+    if completed["experiment"].nunique() > 1 and "experiment" not in factors:
+        factors = ["experiment", *factors]
+    for name in [*factors, *metrics]:
+        if name not in completed.columns:
+            raise ValueError(f"unknown column {name!r}: choose from {', '.join(sorted(completed.columns))}")
+    keys = factors or (lambda _: "all")
+    grouped = completed.groupby(keys, dropna=False, sort=True)
+    table = grouped[list(metrics)].agg(["mean", "std"])
+    table.columns = [f"{m}_{stat}" for m, stat in table.columns]
+    table["n"] = grouped.size()
+    return table.reset_index() if factors else table.reset_index(drop=True)
+
+
+def _pm(mean: float, std: float) -> str:
+    return f"{mean:.2f}" if pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def readable(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """Each metric's mean and std merged into one 'mean ± std' column."""
+    out = summary.drop(columns=[f"{m}_{s}" for m in metrics for s in ("mean", "std")])
+    n = out.pop("n")
+    for m in metrics:
+        out[m] = [_pm(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]
+    out["n"] = n
+    return out
+
+
+def render(summary: pd.DataFrame, metrics: tuple[str, ...], fmt: str) -> str:
+    """The summary as md, csv, latex or json text (csv and json keep numbers; the others read mean ± std)."""
+    if fmt == "csv":
+        return summary.to_csv(index=False)
+    if fmt == "json":
+        return summary.to_json(orient="records", indent=1) + "\n"
+    text = readable(summary, metrics)
+    if fmt == "md":
+        return text.to_markdown(index=False) + "\n"
+    if fmt == "latex":
+        style = text.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+        return style.to_latex(hrules=True).replace("±", r"$\pm$")
+    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -67,7 +67,7 @@ class RPEConfig:
         """DeiT model-name suffix, e.g. ctx_product_50_shared_k (r<ratio> when the count is ambiguous)."""
         mode = "ctx" if self.mode == "contextual" else "bias"
         count = used_buckets(self.method, self.ratio, 14, 14, skip=1, index=self.index)
-        size = str(count) if _ratio_for_count(self.method, count) == self.ratio else f"r{self.ratio:g}"
+        size = str(count) if _ratio_for_count(self.method, count, self.index) == self.ratio else f"r{self.ratio:.12g}"
         shared = "shared" if self.shared_head else "unshared"
         clip = "_clip" if self.index == "clip" else ""
         return f"{mode}_{self.method}_{size}_{shared}_{self.rpe_on}{clip}"
@@ -114,9 +114,11 @@ class RPEConfig:
 
 
 def _ratio_for_count(method: str, count: int, index: str = "piecewise") -> float | None:
-    """The official ratio for a bucket count, else the smallest ratio (step 0.1) that uses it."""
-    if (method, count) in _OFFICIAL_RATIOS and index == "piecewise":
-        return _OFFICIAL_RATIOS[(method, count)]
+    """The official ratio for a bucket count (if it gives that count with this index), else the smallest
+    ratio (step 0.1) that uses it."""
+    official = _OFFICIAL_RATIOS.get((method, count))
+    if official is not None and used_buckets(method, official, 14, 14, skip=1, index=index) == count:
+        return official
     for tenth in range(5, 1001):
         if used_buckets(method, tenth / 10, 14, 14, skip=1, index=index) == count:
             return tenth / 10

@@ -37,6 +37,8 @@ def load_tensors(data: DictConfig, split: str) -> tuple[torch.Tensor, torch.Tens
         images, labels = digits.load_digits_split(split)
     if split == "train" and data.train_limit is not None:
         images, labels = images[:data.train_limit], labels[:data.train_limit]
+    if split == "val" and data.val_limit is not None:
+        images, labels = images[:data.val_limit], labels[:data.val_limit]
     return images, labels
 
 

@@ -41,4 +41,5 @@ def build_model(model: DictConfig, rpe: DictConfig, num_classes: int, in_chans: 
     extra = {"rpe": config} if config is not None else {}
     return timm.create_model(model.name, num_classes=num_classes, in_chans=in_chans, img_size=img_size,
                              drop_path_rate=drop_path, abs_pos=model.abs_pos, attn_backend=model.attn_backend,
+                             baseline=model.baseline,
                              **extra)

@@ -29,6 +29,7 @@ class DeiTSchema:
     name: str = MISSING
     abs_pos: str = "learned"  # learned | sincos | none
     attn_backend: str = "auto"  # auto | eager | sdpa | flex
+    baseline: Optional[str] = None  # shaw | txl | huang | sasa: a Table 5 baseline RPE instead of iRPE (rpe=none)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class ClassificationDataSchema:
     in_chans: int = MISSING
     num_classes: int = MISSING
     train_limit: Optional[int] = None  # use only the first N training images (CPU-sized runs)
+    val_limit: Optional[int] = None  # evaluate on the first N validation images (CPU-sized runs)
     mean: list[float] = field(default_factory=lambda: [0.5])
     std: list[float] = field(default_factory=lambda: [0.5])
 

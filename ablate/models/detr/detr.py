@@ -39,9 +39,11 @@ class DETR(nn.Module):
         self.backbone = backbone
         self.aux_loss = aux_loss
 
-    def forward(self, images: Tensor, mask: Tensor) -> dict:
-        """(B, 3, H, W) padded images and (B, H, W) mask (True = padding) -> predictions of the last
-        decoder layer, plus those of the earlier layers under "aux_outputs" when aux_loss is on."""
+    def forward(self, images: Tensor, mask: Tensor | None = None) -> dict:
+        """(B, 3, H, W) padded images and (B, H, W) mask (True = padding; None = no padding) -> predictions
+        of the last decoder layer, plus those of the earlier layers under "aux_outputs" when aux_loss is on."""
+        if mask is None:
+            mask = torch.zeros(images.shape[0], *images.shape[-2:], dtype=torch.bool, device=images.device)
         features, feature_mask, pos = self.backbone(images, mask)
         hidden = self.transformer(self.input_proj(features), feature_mask, self.query_embed.weight, pos)
         logits = self.class_embed(hidden)

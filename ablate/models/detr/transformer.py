@@ -114,6 +114,7 @@ class Transformer(nn.Module):
     def forward(self, src: Tensor, mask: Tensor, query_embed: Tensor, pos: Tensor) -> Tensor:
         """Features, mask, (Q, dim) query embeddings, position -> (num_decoder_layers, B, Q, dim)."""
         memory = self.encode(src, mask, pos)
-        query_pos = query_embed[None].expand(src.shape[0], -1, -1)
+        # repeat, not expand: a view of a parameter made under no_grad breaks autograd hooks (FLOP counting).
+        query_pos = query_embed[None].repeat(src.shape[0], 1, 1)
         return self.decoder(torch.zeros_like(query_pos), memory, mask.flatten(1),
                             pos.flatten(2).transpose(1, 2), query_pos)

@@ -208,7 +208,7 @@ def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this exp
 @app.command("eval")
 def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the authors' (key 'model') or ours.")],
              overrides: Overrides = None) -> None:
-    """Evaluate a classification checkpoint.
+    """Evaluate a checkpoint: top-1/top-5 for classification, COCO AP for DETR (model=detr data=coco).
 
     Image folders use the official transform: resize 256 bicubic, centre-crop 224 (crop_pct 0.875).
     """
@@ -223,6 +223,13 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
     try:
         with Composer() as composer:
             cfg = composer.config(overrides or [])
+        if cfg.task == "detection":
+            from ablate.engine.detection import evaluate_checkpoint
+
+            torch.set_num_threads(cfg.runtime.threads or cpu_count())
+            metrics = evaluate_checkpoint(cfg, checkpoint, pick_device(cfg.runtime.device))
+            console.print(f"{checkpoint}  DETR  {cfg.data.name}:  " + "  ".join(f"{k} {v:.1f}" for k, v in metrics.items()))
+            return
         check_model(cfg.model, cfg.rpe)
         check_data(cfg.data, splits=("val",))
         model = build_model(cfg.model, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from ablate.models.detr import build_criterion, build_detr, load_detr_checkpoint, postprocess
+from ablate.engine.pretrained import checkpoint_state, load_into
+from ablate.models.detr import build_criterion, build_detr, postprocess
 from ablate.models.detr.position_encoding import PositionEmbeddingSine
 from ablate.models.detr.transformer import Transformer
 from ablate.rpe import RPEConfig
@@ -71,7 +72,7 @@ def test_official_checkpoint_layout_loads_strictly(tmp_path):
     torch.manual_seed(0)
     state = {k: torch.randn(shape) for k, shape in layout.items()}
     torch.save({"model": state, "epoch": 149}, tmp_path / "checkpoint.pth")
-    load_detr_checkpoint(model, tmp_path / "checkpoint.pth")
+    load_into(model, checkpoint_state(tmp_path / "checkpoint.pth"), tmp_path / "checkpoint.pth")
     loaded = model.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
 
@@ -79,8 +80,8 @@ def test_official_checkpoint_layout_loads_strictly(tmp_path):
 def test_checkpoint_of_other_rpe_is_rejected_with_a_clear_message(tmp_path):
     model = build_detr("rpe-1.9-product-ctx-1-k", num_classes=91)
     torch.save({"model": {k: torch.zeros(s) for k, s in official_r50_layout().items()}}, tmp_path / "c.pth")
-    with pytest.raises(ValueError, match=r"wrong shapes .*rpe_k.lookup_table_weight \(1, 32, 81\) != \(1, 32, 49\)"):
-        load_detr_checkpoint(model, tmp_path / "c.pth")
+    with pytest.raises(ValueError, match=r"shape mismatch .*rpe_k.lookup_table_weight \(1, 32, 81\) vs model \(1, 32, 49\)"):
+        load_into(model, checkpoint_state(tmp_path / "c.pth"), tmp_path / "c.pth")
 
 
 def test_rpe_tables_get_xavier_initialisation():

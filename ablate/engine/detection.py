@@ -3,6 +3,7 @@ import contextlib
 import io
 import math
 import time
+from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
@@ -12,6 +13,7 @@ from pycocotools.cocoeval import COCOeval
 from ablate.data.detection.build import build_detection_dataset, build_detection_loader, check_detection_data
 from ablate.engine.model import rpe_config
 from ablate.engine.optim import Stepper, param_groups
+from ablate.engine.pretrained import checkpoint_state, load_into
 from ablate.engine.task import Task
 from ablate.models.detr import DETR, build_criterion, build_detr, postprocess, resolve_rpe
 from ablate.models.detr.box_ops import box_xyxy_to_cxcywh
@@ -102,6 +104,17 @@ def evaluate_detector(model: torch.nn.Module, batches, coco_gt: COCO, device: to
         detections += to_coco_detections(results, targets)
         image_ids += [int(t["image_id"]) for t in targets]
     return coco_metrics(coco_gt, detections, image_ids)
+
+
+def evaluate_checkpoint(cfg: DictConfig, path: Path, device: torch.device) -> dict[str, float]:
+    """COCO AP of a DETR checkpoint (the authors' .pth with a "model" key, or ours) on the val split."""
+    detr_rpe(cfg.model, cfg.rpe)
+    check_detection_data(cfg.data, splits=("val",))
+    model = build_detr_model(cfg.model, cfg.rpe, cfg.data.num_classes)
+    load_into(model, checkpoint_state(path), path)
+    val_set = build_detection_dataset(cfg.data, "val")
+    loader = build_detection_loader(val_set, cfg.eval.batch_size, False, cfg.runtime.workers)
+    return evaluate_detector(model.to(device), loader, val_set.coco, device)
 
 
 class DetectionTask(Task):

@@ -168,3 +168,38 @@ def test_postprocess_scales_boxes_to_the_original_size():
     assert result["labels"].tolist() == [1]
     assert torch.allclose(result["boxes"], torch.tensor([[80.0, 30.0, 120.0, 70.0]]))
     assert result["scores"].item() == pytest.approx(torch.tensor([0.0, 3.0, 0.0]).softmax(0)[1].item())
+
+
+def test_position_encodings():
+    from ablate.models.detr.position_encoding import build_position_encoding
+
+    mask = torch.zeros(2, 3, 4, dtype=torch.bool)
+    mask[1, 2:] = True
+    sine = build_position_encoding("sine", 16)(mask)
+    assert sine.shape == (2, 16, 3, 4)
+    # valid pixels of a bottom-padded image keep the x encoding; y is normalised by the valid height
+    assert torch.allclose(sine[1, 8:, :2], sine[0, 8:, :2])
+    assert not torch.allclose(sine[1, :8, :2], sine[0, :8, :2])
+    learned = build_position_encoding("learned", 16)(mask)
+    assert learned.shape == (2, 16, 3, 4) and torch.equal(learned[0], learned[1])
+    assert not build_position_encoding("none", 16)(mask).any()
+    with pytest.raises(ValueError, match="up to 50x50"):
+        build_position_encoding("learned", 16)(torch.zeros(1, 51, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="position_embedding must be one of"):
+        build_position_encoding("rope", 16)
+
+
+def test_backbone_loads_local_weights_and_freezes_the_stem(tmp_path):
+    import timm
+
+    from ablate.models.detr.backbone import Backbone
+
+    source = timm.create_model("resnet18", num_classes=1000)
+    torch.save(source.state_dict(), tmp_path / "r18.pth")
+    backbone = Backbone("resnet18", train_backbone=True, weights=str(tmp_path / "r18.pth"))
+    assert torch.equal(backbone.body.layer3[0].conv1.weight, source.layer3[0].conv1.weight)
+    assert torch.equal(backbone.body.bn1.running_var, source.bn1.running_var)
+    assert not backbone.body.conv1.weight.requires_grad and not backbone.body.layer1[0].conv1.weight.requires_grad
+    assert backbone.body.layer2[0].conv1.weight.requires_grad
+    with pytest.raises(FileNotFoundError, match="backbone weights file not found"):
+        Backbone("resnet18", train_backbone=True, weights=str(tmp_path / "missing.pth"))

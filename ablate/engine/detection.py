@@ -5,6 +5,7 @@ import math
 import time
 from pathlib import Path
 
+import timm
 import torch
 from omegaconf import DictConfig
 from pycocotools.coco import COCO
@@ -18,6 +19,7 @@ from ablate.engine.task import Task
 from ablate.models.detr import DETR, build_criterion, build_detr, postprocess, resolve_rpe
 from ablate.models.detr.box_ops import box_xyxy_to_cxcywh
 from ablate.models.detr.criterion import SetCriterion
+from ablate.models.detr.position_encoding import POSITION_ENCODINGS
 from ablate.rpe import RPEConfig
 
 # pycocotools' summary order; APs/APm/APl are -1 there when the set has no object of that size (NaN here).
@@ -46,8 +48,11 @@ def build_detr_model(model: DictConfig, rpe: DictConfig, num_classes: int) -> DE
 def check(cfg: DictConfig) -> None:
     """Model and RPE settings, dataset files."""
     detr_rpe(cfg.model, cfg.rpe)
-    if cfg.model.position_embedding not in ("sine", "learned", "none"):
-        raise ValueError(f"model.position_embedding={cfg.model.position_embedding!r}: expected sine, learned or none")
+    if cfg.model.position_embedding not in POSITION_ENCODINGS:
+        raise ValueError(f"model.position_embedding={cfg.model.position_embedding!r}: expected one of "
+                         f"{', '.join(POSITION_ENCODINGS)}")
+    if not cfg.model.backbone.startswith("resnet") or not timm.is_model(cfg.model.backbone):
+        raise ValueError(f"model.backbone={cfg.model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
     check_detection_data(cfg.data)
 
 

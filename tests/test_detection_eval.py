@@ -144,3 +144,22 @@ def test_ablate_eval_on_a_detr_checkpoint_and_a_coco_folder(tmp_path):
     assert "AP " in result.output and "AP50 " in result.output and "APl " in result.output
     wrong = CliRunner().invoke(app, ["eval", str(tmp_path / "c.pth"), *overrides, "model.enc_layers=2"])
     assert wrong.exit_code == 2 and "missing 13: transformer.encoder.layers.1." in wrong.output
+
+
+def test_backbone_parameters_train_at_the_scaled_learning_rate():
+    from ablate.engine.detection import DetectionTask
+    from ablate.models.detr import build_criterion, build_detr
+
+    model = build_detr("rpe-2.0-product-ctx-1-k", num_classes=3, backbone="resnet18", hidden_dim=32, nheads=4,
+                       enc_layers=1, dec_layers=1, dim_feedforward=64, num_queries=5)
+    task = DetectionTask(model, build_criterion(3), [], [], None, torch.device("cpu"), 0.1, (3, 64, 64))
+    groups = task.param_groups(weight_decay=1e-4, decay_rpe=False)
+    backbone = {id(p) for p in model.backbone.parameters()}
+    for group in groups:
+        in_backbone = {id(p) in backbone for p in group["params"]}
+        assert len(in_backbone) <= 1
+        assert group.get("lr_scale", 1.0) == (0.1 if in_backbone == {True} else 1.0)
+    grouped = sorted(id(p) for g in groups for p in g["params"])
+    assert grouped == sorted(id(p) for p in model.parameters() if p.requires_grad)
+    table = model.transformer.encoder.layers[0].self_attn.rpe_k.lookup_table_weight
+    assert next(g for g in groups if any(p is table for p in g["params"]))["weight_decay"] == 0.0

@@ -155,3 +155,9 @@ def test_used_buckets_match_reference(method, index, ratio, height, width, skip)
 def test_unknown_method_in_counts_is_rejected():
     with pytest.raises(ValueError, match="hex"):
         used_buckets("hex", 1.9, 3, 3)
+
+
+def test_counts_work_under_a_meta_default_device():
+    # Models are built on the meta device to count parameters; suffix parsing counts buckets meanwhile.
+    with torch.device("meta"):
+        assert used_buckets("product", 1.9, 14, 14, 1) == 50

@@ -73,8 +73,8 @@ def used_buckets(method: str, ratio: float, height: int, width: int, skip: int =
         raise ValueError(f"bucket method {method!r} is not one of {SITE_METHODS} or 'cross'")
     # Every offset with |dr| < H and |dc| < W occurs on the grid, so the (2H-1)(2W-1) distinct offsets give
     # the same set of ids as the full (L, L) map at a fraction of the cost (suffix parsing searches ratios).
-    dr = torch.arange(1 - height, height).repeat_interleave(2 * width - 1)
-    dc = torch.arange(1 - width, width).repeat(2 * height - 1)
+    dr = torch.arange(1 - height, height, device="cpu").repeat_interleave(2 * width - 1)
+    dc = torch.arange(1 - width, width, device="cpu").repeat(2 * height - 1)
     prefix = 1 if skip > 0 else 0
     return sum(int(_offset_ids(s, ratio, dr, dc, index).unique().numel()) + prefix for s in sites)
 

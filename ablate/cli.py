@@ -61,9 +61,12 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
     """Train and evaluate one run.
 
     A completed run is not trained again; an interrupted one resumes from its last checkpoint.
+    Several processes (DDP): torchrun --nproc_per_node N -m ablate.cli train [overrides].
     """
-    from ablate.engine.runner import RunBusy, execute
+    from ablate.engine.distributed import env_rank, joined
+    from ablate.engine.runner import RunBusy, execute, pick_device
 
+    console.quiet = env_rank() > 0  # under torchrun every process runs this; rank 0 speaks for all
     job = _plan(overrides, results_dir, sweep=False)[0]
     if job.done:
         console.print(f"already done: {job.directory}  {_summary(read_record(job.directory))}")
@@ -75,7 +78,8 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
                                        for k, v in row.items()))
 
     try:
-        record = execute(job.config, job.directory, job.overrides, on_epoch=show)
+        with joined(pick_device(job.config.runtime.device)) as world:
+            record = execute(job.config, job.directory, job.overrides, on_epoch=show, world=world)
     except RunBusy as e:
         fail(str(e), code=1)
     console.print(f"{record['status']}: {job.directory}  {_summary(record)}")
@@ -86,7 +90,10 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
 @app.command()
 def sweep(overrides: Overrides = None,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
-          jobs: Annotated[int, typer.Option("-j", "--jobs", help="Runs at once on this machine.")] = 1,
+          jobs: Annotated[int, typer.Option("-j", "--jobs", help="Runs at once (local, joblib, submitit).")] = 1,
+          launcher: Annotated[str, typer.Option(help="local (this process, or -j worker processes), or a "
+                                                     "conf/launcher/ name: joblib, submitit_local, slurm. "
+                                                     "Settings: hydra.launcher.KEY=VALUE.")] = "local",
           results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
     """Run a grid of configs, skipping finished runs.
 
@@ -95,9 +102,15 @@ def sweep(overrides: Overrides = None,
     """
     from ablate.sweep.display import SweepView, duration
     from ablate.sweep.launch import Progress, launch
+    from ablate.sweep.launchers import LOCAL, launch_hydra, launcher_names, split_settings
 
     if jobs < 1:
         fail(f"-j/--jobs must be at least 1 (got {jobs})")
+    if launcher not in launcher_names():
+        fail(f"unknown launcher {launcher!r} (available: {', '.join(launcher_names())})")
+    overrides, settings = split_settings(overrides or [])
+    if settings and launcher == LOCAL:
+        fail(f"{settings[0]} configures a launcher: add --launcher NAME")
     planned = _plan(overrides, results_dir, sweep=True)
     names = sorted({str(job.config.name) for job in planned})
     done = sum(job.done for job in planned)
@@ -114,7 +127,13 @@ def sweep(overrides: Overrides = None,
                       f"({duration(progress.durations[-1])})")
 
     with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
-        launch(planned, progress.workers, progress, on_end=ended)
+        if launcher == LOCAL:
+            launch(planned, progress.workers, progress, on_end=ended)
+        else:
+            try:
+                launch_hydra(launcher, settings, planned, results_dir, progress, jobs, on_end=ended)
+            except ConfigError as e:
+                fail(str(e))
     statuses = [r["status"] for r in progress.ended.values()]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     console.print(f"sweep finished: {counts or 'nothing to do'}.  Table: ablate report --experiment {names[0]}"

@@ -58,6 +58,7 @@ class ClassificationTask(Task):
     def __init__(self, model: torch.nn.Module, train_set, val_set, mixup: Mixup | None, smoothing: float,
                  device: torch.device, input_shape: tuple[int, ...]):
         self.model, self.train_set, self.val_set, self.mixup = model, train_set, val_set, mixup
+        self.train_model = model  # what training calls: the DDP wrapper in multi-process runs (engine.distributed)
         self.device, self.input_shape = device, input_shape
         if mixup is not None:
             self.criterion = SoftTargetCrossEntropy()
@@ -76,7 +77,7 @@ class ClassificationTask(Task):
             if self.mixup is not None:
                 images, labels = self.mixup(images, labels)
             with step.autocast():
-                loss = self.criterion(self.model(images), labels)
+                loss = self.criterion(self.train_model(images), labels)
             loss_sum += step(loss) * len(images)
             images_seen += len(images)
         seconds = time.perf_counter() - start

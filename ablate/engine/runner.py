@@ -18,6 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.engine.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from ablate.engine.distributed import DistributedTask, World
 from ablate.engine.optim import Diverged, build_stepper
 from ablate.engine.provenance import provenance
 from ablate.engine.seed import epoch_seed, seed_everything
@@ -35,13 +36,23 @@ class RunBusy(RuntimeError):
 
 
 @contextmanager
-def run_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the run directory (released by the OS even on SIGKILL)."""
+def run_lock(directory: Path, world: World = World()) -> Iterator[None]:
+    """Hold an exclusive lock on the run directory (released by the OS even on SIGKILL).
+
+    In a multi-process run rank 0 holds it for all and tells the others whether it got it.
+    """
+    if not world.main:
+        if world.broadcast(None):
+            raise RunBusy(f"{directory} is being run by another process")
+        yield
+        return
     with open(directory / ".lock", "w") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            world.broadcast(True)
             raise RunBusy(f"{directory} is being run by another process") from None
+        world.broadcast(False)
         yield
 
 
@@ -60,12 +71,14 @@ def cpu_count() -> int:
 class Run:
     """The state of one run as it trains; what it holds so far goes into the record even on failure."""
 
-    def __init__(self, cfg: DictConfig, directory: Path, on_epoch: Callable[[dict], None] | None = None):
+    def __init__(self, cfg: DictConfig, directory: Path, on_epoch: Callable[[dict], None] | None = None,
+                 world: World | None = None):
         self.cfg, self.directory, self.on_epoch = cfg, directory, on_epoch
+        self.world = world or World(device=pick_device(cfg.runtime.device))
         self.history: list[dict] = []
         self.resumed_at: list[int] = []
         self.size: dict[str, int] = {}
-        self.device = pick_device(cfg.runtime.device)
+        self.device = self.world.device
 
     def train(self) -> None:
         """Train from the last checkpoint (or from scratch) to cfg.train.epochs."""
@@ -73,6 +86,8 @@ class Run:
         torch.set_num_threads(cfg.runtime.threads or cpu_count())
         seed_everything(cfg.seed)
         task = build_task(cfg, self.device)
+        if self.world.size > 1:
+            task = DistributedTask(task, self.world, cfg.train.batch_size)
         if task.steps_per_epoch == 0:
             raise ValueError(f"train.batch_size={cfg.train.batch_size} is larger than the training set")
         step = build_stepper(task.param_groups(cfg.train.weight_decay, cfg.train.decay_rpe), self.device,
@@ -80,14 +95,16 @@ class Run:
         checkpoint = load_checkpoint(self.directory / CHECKPOINT)
         if checkpoint is None:
             self.size = {"params": count_params(task.model), "macs": count_macs(task.model, task.input_shape)}
-            write_atomic(self.directory / METRICS, "")
+            if self.world.main:
+                write_atomic(self.directory / METRICS, "")
         else:
             task.model.load_state_dict(checkpoint["model"])
             step.load_state_dict(checkpoint["stepper"])
             self.history, self.size = checkpoint["history"], checkpoint["size"]
             self.resumed_at = checkpoint["resumed_at"] + [len(self.history)]
-            write_atomic(self.directory / METRICS, "".join(json.dumps(row) + "\n" for row in self.history))
-        board = TensorBoard(self.directory, cfg.logging.tensorboard)
+            if self.world.main:
+                write_atomic(self.directory / METRICS, "".join(json.dumps(row) + "\n" for row in self.history))
+        board = TensorBoard(self.directory, cfg.logging.tensorboard and self.world.main)
         try:
             for epoch in range(len(self.history), cfg.train.epochs):
                 self._epoch(task, step, epoch, board)
@@ -102,11 +119,13 @@ class Run:
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, **evaluated, "train_loss": trained["train_loss"], "lr": step.lr,
                "images": trained["images"], "train_time_s": trained["train_time_s"], "epoch_time_s": seconds}
+        self.history.append(row)
+        if not self.world.main:  # rank 0 writes for every process
+            return
         with open(self.directory / METRICS, "a") as f:
             f.write(json.dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        self.history.append(row)
         save_checkpoint(self.directory / CHECKPOINT, {
             "model": task.model.state_dict(), "stepper": step.state_dict(), "history": self.history,
             "size": self.size, "resumed_at": self.resumed_at, "epoch": epoch + 1})
@@ -160,26 +179,30 @@ def finished_record(directory: Path) -> dict | None:
 
 
 def execute(cfg: DictConfig, directory: Path, overrides: list[str],
-            on_epoch: Callable[[dict], None] | None = None) -> dict:
+            on_epoch: Callable[[dict], None] | None = None, world: World | None = None) -> dict:
     """Run cfg in directory to the end (resuming), write and return its record; a finished run is skipped.
 
     Exceptions inside the run become a failed record (traceback in error.txt); KeyboardInterrupt and
-    RunBusy propagate.
+    RunBusy propagate. In a multi-process run (world) every process trains and rank 0 writes.
     """
+    world = world or World(device=pick_device(cfg.runtime.device))
     directory.mkdir(parents=True, exist_ok=True)
-    with run_lock(directory):
-        existing = finished_record(directory)
+    with run_lock(directory, world):
+        existing = world.broadcast(finished_record(directory) if world.main else None)
         if existing is not None:
             return existing
-        write_atomic(directory / CONFIG, OmegaConf.to_yaml(cfg))
-        run, started, status, error = Run(cfg, directory, on_epoch), _now(), "completed", None
+        if world.main:
+            write_atomic(directory / CONFIG, OmegaConf.to_yaml(cfg))
+        run, started, status, error = Run(cfg, directory, on_epoch, world), _now(), "completed", None
         try:
             run.train()
         except Diverged as e:
             status, error = "diverged", str(e)
         except Exception as e:  # a failing run must not stop a sweep: record it and go on
             status, error = "failed", f"{type(e).__name__}: {e}".splitlines()[0]
-            write_atomic(directory / "error.txt", traceback.format_exc())
+            if world.main:
+                write_atomic(directory / "error.txt", traceback.format_exc())
         record = build_record(cfg, directory, overrides, status, error, run, started)
-        write_record(directory, record)
+        if world.main:
+            write_record(directory, record)
         return record

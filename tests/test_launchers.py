@@ -1,0 +1,114 @@
+"""Sweeps through Hydra launchers (submitit's local executor, joblib): same identity, skip and resume as
+the local launcher, and the records on disk decide each run's outcome, never the launcher's report."""
+import os
+from pathlib import Path
+
+import pytest
+from conftest import FAST
+
+from ablate.engine.runner import execute, run_lock
+from ablate.results.records import read_metrics, read_record, run_dirs, write_record
+from ablate.sweep.launchers import _settle, _stamp, split_settings
+from ablate.sweep.plan import plan_runs
+
+GRID = ["rpe=none,irpe_k"]
+
+
+def records(results: Path) -> dict[str, dict]:
+    return {d.name: read_record(d) for d in run_dirs(results)}
+
+
+def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results):
+    """One run was interrupted after epoch 1 of 2 (as a preempted Slurm job is); the sweep resumes it."""
+    planned = plan_runs([*FAST, *GRID], results)
+    interrupted = next(job for job in planned if job.config.rpe.method != "none")
+
+    def stop(row: dict) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(interrupted.config, interrupted.directory, interrupted.overrides, on_epoch=stop)
+    assert read_record(interrupted.directory) is None and len(read_metrics(interrupted.directory)) == 1
+
+    first = cli("sweep", "--launcher", "submitit_local", *FAST, *GRID, results=results)
+    assert first.exit_code == 0, first.output
+    assert "2 runs, 0 done, 2 to do" in first.stdout and "2 completed" in first.stdout
+    runs = records(results)
+    assert set(runs) == {job.directory.name for job in planned}  # the plan's identities, through submitit
+    assert {r["status"] for r in runs.values()} == {"completed"}
+    assert runs[interrupted.directory.name]["resumed_at_epochs"] == [1]
+    assert all(len(read_metrics(job.directory)) == 2 for job in planned)
+    logs = list((results / ".launcher").glob("*/.submitit/*/*_log.out"))
+    assert len(logs) == 2  # each run was a submitit job
+
+    before = {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()}
+    again = cli("sweep", "--launcher", "submitit_local", *FAST, *GRID, results=results)
+    assert again.exit_code == 0 and "2 runs, 2 done, 0 to do" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()} == before
+
+
+def test_joblib_sweep_records_completed_and_failed_runs(cli, results):
+    """-j 2: two worker processes; a run that raises (batch larger than the data) is recorded as failed."""
+    grid = [*FAST, "rpe=none", "train.batch_size=128,512"]
+    result = cli("sweep", "--launcher", "joblib", "-j", "2", *grid, results=results)
+    assert result.exit_code == 1, result.output  # a failed run fails the sweep
+    runs = {r["config"]["train"]["batch_size"]: r for r in records(results).values()}
+    assert runs[128]["status"] == "completed" and runs[128]["metrics"]["epochs"] == 2
+    assert runs[512]["status"] == "failed" and "larger than the training set" in runs[512]["error"]
+    assert {r["config"]["runtime"]["threads"] for r in runs.values()} == {1}  # set by FAST, kept
+    assert {d.name for d in run_dirs(results)} == {job.directory.name for job in plan_runs(grid, results)}
+
+
+def test_launcher_settings_are_not_run_overrides():
+    runs, settings = split_settings(["rpe=irpe_k", "hydra.launcher.partition=gpu", "+hydra.launcher.qos=high"])
+    assert runs == ["rpe=irpe_k"] and settings == ["hydra.launcher.partition=gpu", "+hydra.launcher.qos=high"]
+
+
+def test_bad_launcher_input_is_one_line(cli, results):
+    unknown = cli("sweep", "--launcher", "pbs", *FAST, results=results)
+    assert unknown.exit_code == 2 and "unknown launcher 'pbs'" in unknown.stderr
+    assert "joblib, slurm, submitit_local" in unknown.stderr
+    stray = cli("sweep", *FAST, "hydra.launcher.partition=gpu", results=results)
+    assert stray.exit_code == 2 and "add --launcher" in stray.stderr
+    assert not results.exists()
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """One planned (not run) job in its own results directory."""
+    planned = plan_runs([*FAST, "rpe=none"], tmp_path_factory.mktemp("results"), sweep=False)[0]
+    planned.directory.mkdir(parents=True)
+    return planned
+
+
+def _fresh(job):
+    for name in os.listdir(job.directory):
+        os.remove(job.directory / name)
+    return {job.directory: _stamp(job.directory)}
+
+
+def test_a_job_that_left_no_record_is_recorded_failed(job):
+    """A Slurm job may end 'successfully' without the run having written anything (killed, OOM)."""
+    before = _fresh(job)
+    record = _settle(job, before, "completed")
+    assert record["status"] == "failed" and "ended without writing a record" in record["error"]
+    assert read_record(job.directory) == record
+
+
+def test_a_written_record_beats_the_launchers_report(job):
+    before = _fresh(job)
+    write_record(job.directory, {"status": "completed", "metrics": {"top1": 50.0}})
+    assert _settle(job, before, "launcher: UncompletedJobError: job 1234 failed")["status"] == "completed"
+    write_record(job.directory, {"status": "failed", "error": "ValueError: bad"})  # this launch's own failure
+    assert _settle(job, before, "launcher: boom")["error"] == "ValueError: bad"
+
+
+def test_an_old_failed_record_is_replaced_and_a_running_job_left_alone(job):
+    _fresh(job)
+    write_record(job.directory, {"status": "failed", "error": "from an earlier sweep"})
+    before = {job.directory: _stamp(job.directory)}
+    with run_lock(job.directory):  # another process still runs it (e.g. a requeued job)
+        assert _settle(job, before, "launcher: boom")["status"] == "running"
+    assert read_record(job.directory)["error"] == "from an earlier sweep"
+    record = _settle(job, before, "launcher: boom")
+    assert record["status"] == "failed" and "launcher: boom" in record["error"]

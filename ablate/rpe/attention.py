@@ -109,8 +109,22 @@ def _flex(q: Tensor, k: Tensor, v: Tensor, rpe_q: nn.Module | None, rpe_k: nn.Mo
         t.requires_grad for t in [q, k, v] + [p for s in (rpe_q, rpe_k) if s is not None for p in s.parameters()])
     if q.device.type == "cpu" and needs_grad:
         raise ValueError("the flex backend has no backward pass on CPU (a torch limit): use 'sdpa' to train")
+    if not needs_grad:
+        # torch refuses CPU inputs that merely carry requires_grad, even under no_grad.
+        q, k, v = q.detach(), k.detach(), v.detach()
     k_tables = _flex_tables(rpe_k, q, height, width)
     q_tables = _flex_tables(rpe_q, k, height, width)
+    length = q.shape[-2]
+    # torch's compiled CPU kernel returns wrong values when L % 16 == 8 (seen with head_dim 8 and 16, L = 8, 24,
+    # 40, 200): pad the sequence to a multiple of 16 with masked keys (bucket 0) and drop the padded queries.
+    pad = -length % 16 if q.device.type == "cpu" else 0
+    if pad:
+        if key_padding_mask is None:
+            key_padding_mask = torch.zeros(q.shape[0], length, dtype=torch.bool, device=q.device)
+        key_padding_mask = F.pad(key_padding_mask, (0, pad), value=True)
+        q, k, v = (F.pad(t, (0, 0, 0, pad)) for t in (q, k, v))
+        k_tables = [(F.pad(t, (0, 0, 0, pad)), F.pad(ids, (0, pad, 0, pad))) for t, ids in k_tables]
+        q_tables = [(F.pad(t, (0, 0, 0, pad)), F.pad(ids, (0, pad, 0, pad))) for t, ids in q_tables]
 
     def score_mod(score, b, h, qi, ki):
         for table, ids in k_tables:
@@ -123,7 +137,7 @@ def _flex(q: Tensor, k: Tensor, v: Tensor, rpe_q: nn.Module | None, rpe_k: nn.Mo
 
     if _compiled_flex is None:
         _compiled_flex = torch.compile(flex_attention, dynamic=False)
-    return _compiled_flex(q, k, v, score_mod=score_mod)
+    return _compiled_flex(q, k, v, score_mod=score_mod)[:, :, :length]
 
 
 class RPEAttention(nn.Module):

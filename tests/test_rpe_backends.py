@@ -78,7 +78,7 @@ FLEX_CASES = [
     # method, mode, sites, shared, height, width, skip, padded
     ("product", "contextual", "qk", True, 3, 5, 1, True),
     ("cross", "bias", "k", False, 2, 3, 2, False),
-    ("euc", "contextual", "k", False, 4, 4, 0, True),
+    ("euc", "contextual", "k", False, 4, 6, 0, True),  # L = 8 and 24: torch's CPU kernel is wrong at L % 16 == 8
 ]
 
 

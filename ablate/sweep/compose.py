@@ -3,6 +3,7 @@
 A sweep is the experiment's `hydra.sweeper.params` plus the command line (which wins per key),
 expanded by Hydra's own override parser and BasicSweeper into one override list per job.
 """
+import re
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -22,16 +23,24 @@ class ConfigError(ValueError):
     """A config that cannot be composed; the message is one line."""
 
 
+_NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^']*)'")
+
+
 def _one_line(e: BaseException) -> str:
     """Hydra's message (and its cause's, which holds the detail) squeezed into one line."""
-    parts = [str(e)]
-    if e.__cause__ is not None and str(e.__cause__) not in parts[0]:
-        parts.append(str(e.__cause__))
-    text = "; ".join(parts)
-    text = text.replace("Available options in", "available options in").split("Config search path")[0]
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(
-        ("full_key", "object_type", "reference_type"))]
-    return " ".join(lines).replace(": ", ": ", 1)
+    text = str(e)
+    found = _NOT_FOUND.search(text)
+    if found and "Available options" in text:
+        listing = text.split("Available options")[1].split("Config search path")[0]
+        options = [line.strip() for line in listing.splitlines()[1:]
+                   if line.startswith("\t")]
+        return (f"unknown option {found['group']}={found['option']} "
+                f"(available: {', '.join(options)})")
+    if e.__cause__ is not None and str(e.__cause__) not in text:
+        text = f"{text}: {e.__cause__}"
+    lines = [line.strip() for line in text.split("Config search path")[0].splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith(
+        ("full_key", "object_type", "reference_type")))
 
 
 class Composer:

@@ -34,7 +34,9 @@ def check_writable(results: Path) -> None:
     existing = path
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        raise ConfigError(f"results directory {results} cannot be created: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"results directory {results} is not writable ({existing} does not allow writing)")
 
 

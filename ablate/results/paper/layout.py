@@ -1,0 +1,150 @@
+"""A paper table laid out as the paper prints it, with our numbers beside the paper's.
+
+Per row: the paper's label columns; per metric our mean +- std (n seeds) and the paper's number; on the
+table's delta metric, our difference to the row's baseline (+- Welch standard error) beside the
+paper's. Rows without runs stay blank. Findings follow the table.
+"""
+from dataclasses import dataclass
+
+from ablate.results.paper.reference import Reference, Row, metric_styles
+from ablate.results.paper.stats import Difference, Summary, overall, summarize, verdict, welch
+
+BLANK = ""
+NA = "n/a"
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """One claim tested: what it compares, the measured difference and its verdict."""
+
+    text: str
+    difference: Difference | None
+    verdict: str
+
+
+@dataclass(frozen=True)
+class FindingResult:
+    """One finding: its claims' results and the overall verdict."""
+
+    number: int
+    text: str
+    claims: tuple[ClaimResult, ...]
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row with numbers: our summaries per metric and the difference to its baseline row."""
+
+    row: Row
+    ours: dict[str, Summary]  # in shown units
+    delta: Difference | None
+    paper_delta: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One table at one scale, ready to render."""
+
+    reference: Reference
+    scale: str
+    setting: str  # ours, from the records; empty when no row has runs
+    lines: tuple[Line, ...]
+    findings: tuple[FindingResult, ...]
+
+    def header(self) -> list[str]:
+        """Column titles: labels, then ours/paper per metric, then the two deltas."""
+        styles, delta = metric_styles(), metric_styles()[self.reference.delta].label
+        cols = list(self.reference.columns)
+        for m in self.reference.metrics:
+            cols += [f"{styles[m].label} ours", f"{styles[m].label} paper"]
+        return cols + [f"Δ{delta} ours", f"Δ{delta} paper"]
+
+    def cells(self) -> list[list[str]]:
+        """Every row as display strings, blank where there is nothing to show."""
+        styles = metric_styles()
+        out = []
+        for line in self.lines:
+            cells = [line.row.labels[c] for c in self.reference.columns]
+            for m in self.reference.metrics:
+                cells += [format_summary(line.ours[m], styles[m].digits, styles[m].spread),
+                          format_paper(line.row, m)]
+            cells += [format_delta(line), "-" if line.row.vs is None else line.paper_delta]
+            out.append(cells)
+        return out
+
+
+def format_summary(s: Summary, digits: int, spread: bool = True) -> str:
+    """mean +- std (n); the std is n/a for one seed; blank for none."""
+    if s.n == 0:
+        return BLANK
+    if not spread:
+        return f"{s.mean:.{digits}f}"
+    std = NA if s.std is None else f"{s.std:.{digits}f}"
+    return f"{s.mean:.{digits}f} ± {std} ({s.n})"
+
+
+def format_paper(row: Row, metric: str) -> str:
+    """The paper's number as printed (with its std where it printed one)."""
+    if metric not in row.paper:
+        return BLANK
+    value = str(row.paper[metric])
+    return f"{value} ± {row.paper_std[metric]}" if metric in row.paper_std else value
+
+
+def format_delta(line: Line) -> str:
+    """Our difference to the baseline row, +- its standard error (n/a below two seeds a side)."""
+    if line.row.vs is None:
+        return "-"
+    d = line.delta
+    if d is None:
+        return BLANK
+    return f"{d.diff:+.2f} ± {NA if d.se is None else f'{d.se:.2f}'}"
+
+
+def _decimals(value: float | int) -> int:
+    text = str(value)
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def paper_delta(reference: Reference, row: Row) -> str:
+    """The paper's difference to the row's baseline, at the printed precision; blank if either is missing."""
+    metric = reference.delta
+    if row.vs is None:
+        return "-"
+    a, b = row.paper.get(metric), reference.row(row.vs).paper.get(metric)
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return BLANK
+    return f"{a - b:+.{max(_decimals(a), _decimals(b))}f}"
+
+
+def _pooled(values: dict[str, dict[str, list[float]]], keys: tuple[str, ...], metric: str) -> list[float]:
+    return [v for k in keys for v in values[k][metric]]
+
+
+def _claim_text(reference: Reference, a: tuple[str, ...], b: tuple[str, ...], expect: str) -> str:
+    def name(keys: tuple[str, ...]) -> str:
+        return " + ".join(" ".join(x for x in reference.row(k).labels.values() if x and x != "-") or k
+                          for k in keys)
+    return f"{name(a)} {'>' if expect == 'greater' else '='} {name(b)}"
+
+
+def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, list[float]]],
+                 setting: str) -> Layout:
+    """The layout of one table from each row's per-seed values (in the record's units)."""
+    styles = metric_styles()
+    shown = {k: {m: [x * styles[m].factor for x in v[m]] for m in v} for k, v in values.items()}
+    delta = reference.delta
+    lines = tuple(Line(row, {m: summarize(shown[row.key][m]) for m in reference.metrics},
+                       welch(shown[row.key][delta], shown[row.vs][delta]) if row.vs else None,
+                       paper_delta(reference, row))
+                  for row in reference.rows)
+    findings = []
+    for f in reference.findings:
+        claims = []
+        for c in f.claims:
+            d = welch(_pooled(shown, c.a, delta), _pooled(shown, c.b, delta))
+            claims.append(ClaimResult(_claim_text(reference, c.a, c.b, c.expect), d,
+                                      verdict(d, c.expect, reference.margin)))
+        findings.append(FindingResult(f.number, f.text, tuple(claims), overall([c.verdict for c in claims])))
+    return Layout(reference, scale, setting, lines, tuple(findings))

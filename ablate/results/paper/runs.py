@@ -1,0 +1,75 @@
+"""Find the recorded runs of each row of a paper table: a row's runs are the completed records whose
+seed-free config hash equals the hash of the row's own config, composed from conf/ as the sweep does.
+
+Matching by exact config means a run made with extra overrides (say train.epochs=50) is not counted
+as the table's row: the table reports the experiment as defined.
+"""
+import math
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import OmegaConf
+
+from ablate.results.paper.reference import Reference, load_reference
+from ablate.results.records import config_hashes
+from ablate.results.report import load_records, warn
+from ablate.sweep.compose import Composer
+
+RECORD_NAMES = {"proxy": "paper_proxy", "paper": "paper_full"}  # each scale's `name`: results/<name>/
+
+
+def row_overrides(table: str, scale: str, run: str) -> list[str]:
+    """The overrides that compose a row's config (data.root is a path: it never changes the hash)."""
+    return [f"experiment=paper/{table}", f"scale={scale}", f"+experiment/paper/row={run}", "data.root=unset"]
+
+
+@cache
+def row_hashes(table: str, scale: str) -> dict[str, str]:
+    """Row key -> seed-free config hash, for the rows of a table that have a run at this scale."""
+    reference, hashes = load_reference(table), {}
+    with Composer() as composer:
+        for row in reference.rows:
+            if scale in row.runs:
+                cfg = composer.config(row_overrides(reference.name, scale, row.runs[scale]))
+                hashes[row.key] = config_hashes(OmegaConf.to_container(cfg, resolve=True))[1]
+    return hashes
+
+
+def load_scale(results: Path, scale: str) -> pd.DataFrame:
+    """The completed run records of one scale (unreadable ones are named on stderr and skipped)."""
+    frame = load_records(results, RECORD_NAMES[scale], on_error=warn)
+    if frame.empty:
+        return frame
+    return frame[frame["status"] == "completed"]
+
+
+def row_values(reference: Reference, scale: str, frame: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
+    """Row key -> metric -> one value per completed seed (missing or NaN metrics are left out)."""
+    out: dict[str, dict[str, list[float]]] = {row.key: {m: [] for m in reference.metrics} for row in reference.rows}
+    if frame.empty:
+        return out
+    for key, group_hash in row_hashes(reference.name, scale).items():
+        runs = frame[frame["group_hash"] == group_hash].sort_values("seed")
+        for metric in reference.metrics:
+            if metric in runs.columns:
+                out[key][metric] = [float(v) for v in runs[metric] if v is not None and not math.isnan(float(v))]
+    return out
+
+
+def setting_of(frame: pd.DataFrame, reference: Reference, scale: str) -> str:
+    """Our setting in one line, read from the matched records' configs (empty if none matched)."""
+    hashes = set(row_hashes(reference.name, scale).values()) if not frame.empty else set()
+    runs = frame[frame["group_hash"].isin(hashes)] if hashes else frame.iloc[:0]
+    if runs.empty:
+        return ""
+    first = runs.iloc[0]
+    model = first.get("model.name")
+    model = model if isinstance(model, str) else f"DETR ({first.get('model.backbone')})"
+    parts = [f"model {model}", f"data {first['data.name']}"]
+    for key, label in (("data.train_limit", "train images"), ("data.val_limit", "val images")):
+        if key in runs.columns and not pd.isna(first.get(key)):
+            parts.append(f"{int(first[key])} {label}")
+    parts.append(f"{int(first['train.epochs'])} epochs, batch {int(first['train.batch_size'])}")
+    parts.append(f"seeds {', '.join(str(s) for s in sorted(runs['seed'].unique()))}")
+    return "; ".join(parts)

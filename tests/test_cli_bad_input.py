@@ -1,0 +1,72 @@
+"""Each bad input: one line on stderr naming the problem, exit code 2, and nothing written."""
+import pytest
+
+from conftest import FAST, tree
+
+BAD = {
+    "unknown group option": (["rpe=nope"], "unknown option rpe=nope"),
+    "unknown key": (["train.nope=1"], "nope"),
+    "wrong type": (["train.epochs=abc"], "train.epochs=abc"),
+    "bias on V": (["rpe=irpe_k_bias", "rpe.rpe_on=v"], "bias mode on V"),
+    "unknown RPE method": (["rpe=irpe_k", "rpe.method=nope"], "method='nope'"),
+    "RPE option without an RPE": (["rpe=none", "rpe.mode=bias"], "rpe.method=none"),
+    "missing dataset": (["data=fashion_mnist", "data.root=/nonexistent/fmnist"], "apt-get install"),
+    "unknown model": (["model.name=nope"], "unknown model"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config(cli, results, case):
+    overrides, needle = BAD[case]
+    result = cli("sweep", *FAST, *overrides, results=results)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+    assert tree(results) == []
+
+
+@pytest.mark.parametrize("case", ["wrong type", "bias on V", "missing dataset"])
+def test_bad_config_train(cli, results, case):
+    overrides, needle = BAD[case]
+    result = cli("train", *FAST, *overrides, results=results)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+    assert tree(results) == []
+
+
+def test_unwritable_results_dir(cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = cli("sweep", *FAST, results=blocker / "runs")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: results directory {blocker / 'runs'} cannot be created: " \
+                                    f"{blocker} is not a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_empty_sweep(cli, results):
+    result = cli("sweep", *FAST, "seed=range(0,0)", results=results)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: empty sweep: " + " ".join([*FAST, "seed=range(0,0)"]) + \
+        " expands to no runs"
+    assert tree(results) == []
+
+
+def test_bad_sweep_job_names_the_job(cli, results):
+    result = cli("sweep", *FAST, "rpe=irpe_k", "rpe.mode=bias,contextual", "rpe.rpe_on=v", results=results)
+    assert result.exit_code == 2
+    assert "bias mode on V" in result.stderr and "rpe.mode=bias" in result.stderr
+    assert tree(results) == []
+
+
+def test_sweep_syntax_refused_by_train(cli, results):
+    result = cli("train", *FAST, "seed=0,1", results=results)
+    assert result.exit_code == 2 and "use `ablate sweep`" in result.stderr
+    assert tree(results) == []
+
+
+def test_jobs_must_be_positive(cli, results):
+    result = cli("sweep", *FAST, "-j", "0", results=results)
+    assert result.exit_code == 2 and "-j/--jobs" in result.stderr
+    assert tree(results) == []

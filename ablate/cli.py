@@ -146,7 +146,8 @@ def sweep(overrides: Overrides = None,
 def report(experiment: Annotated[str | None, typer.Option(help="Only this experiment's runs.")] = None,
            by: Annotated[str | None, typer.Option(help="Factors (config keys), comma-separated; "
                                                        "default: every key that varies except the seed.")] = None,
-           metric: Annotated[str, typer.Option(help="Metrics, comma-separated.")] = "top1,top5",
+           metric: Annotated[str | None, typer.Option(help="Metrics, comma-separated (default: top1,top5; "
+                                                             "AP,AP50,AP75 for detection runs).")] = None,
            fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
            output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
            results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
@@ -159,6 +160,8 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     frame = load_records(results_dir, experiment)
     if frame.empty:
         fail(f"no run records in {results_dir}" + (f" for experiment {experiment}" if experiment else ""), 1)
+    if metric is None:
+        metric = "AP,AP50,AP75" if set(frame["task"]) == {"detection"} else "top1,top5"
     metrics = tuple(m.strip() for m in metric.split(",") if m.strip())
     try:
         summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics)

@@ -66,4 +66,4 @@ def build_detection_loader(dataset: CocoDetection, batch_size: int, train: bool,
     """Batches of (padded images, mask, targets); training shuffles and drops the last partial batch."""
     subset = Subset(dataset, range(min(limit, len(dataset)))) if limit else dataset
     return DataLoader(subset, batch_size=batch_size, shuffle=train, drop_last=train, num_workers=workers,
-                      collate_fn=collate_detection, persistent_workers=False)
+                      collate_fn=collate_detection)

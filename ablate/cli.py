@@ -33,6 +33,8 @@ class Format(str, Enum):
     csv = "csv"
     latex = "latex"
     json = "json"
+    html = "html"  # the paper's tables only (--experiment paper...)
+    png = "png"  # the paper's tables only
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -154,9 +156,18 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     """Tabulate results: mean ± std and n over seeds.
 
     One row per combination of factors; unreadable records are named on stderr and skipped.
+    --experiment paper/<table> (or paper) prints the paper's layout, with the paper's numbers and findings.
     """
+    from ablate.results.paper.report import is_paper_experiment, paper_report
     from ablate.results.report import load_records, readable, render, summarize
 
+    if is_paper_experiment(experiment):
+        try:
+            return paper_report(experiment, fmt.value, results_dir, output)
+        except ValueError as e:
+            fail(str(e))
+    if fmt in (Format.html, Format.png):
+        fail(f"--format {fmt.value} is for the paper's tables (--experiment paper/<table>)")
     frame = load_records(results_dir, experiment)
     if frame.empty:
         fail(f"no run records in {results_dir}" + (f" for experiment {experiment}" if experiment else ""), 1)

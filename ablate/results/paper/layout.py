@@ -122,10 +122,9 @@ def _pooled(values: dict[str, dict[str, list[float]]], keys: tuple[str, ...], me
     return [v for k in keys for v in values[k][metric]]
 
 
-def _claim_text(reference: Reference, a: tuple[str, ...], b: tuple[str, ...], expect: str) -> str:
+def _claim_text(a: tuple[str, ...], b: tuple[str, ...], expect: str) -> str:
     def name(keys: tuple[str, ...]) -> str:
-        return " + ".join(" ".join(x for x in reference.row(k).labels.values() if x and x != "-") or k
-                          for k in keys)
+        return keys[0] if len(keys) == 1 else f"pooled({', '.join(keys)})"
     return f"{name(a)} {'>' if expect == 'greater' else '='} {name(b)}"
 
 
@@ -144,7 +143,7 @@ def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, l
         claims = []
         for c in f.claims:
             d = welch(_pooled(shown, c.a, delta), _pooled(shown, c.b, delta))
-            claims.append(ClaimResult(_claim_text(reference, c.a, c.b, c.expect), d,
+            claims.append(ClaimResult(_claim_text(c.a, c.b, c.expect), d,
                                       verdict(d, c.expect, reference.margin)))
         findings.append(FindingResult(f.number, f.text, tuple(claims), overall([c.verdict for c in claims])))
     return Layout(reference, scale, setting, lines, tuple(findings))

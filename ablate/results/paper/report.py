@@ -1,0 +1,80 @@
+"""`ablate report --experiment paper/<table>` (or `paper` for every table): the paper's layouts.
+
+Shows each scale that has runs (the proxy scale, blank, when none has); writes to stdout or a file.
+"""
+import os
+import sys
+from pathlib import Path
+
+from ablate.results.paper.figure import to_png
+from ablate.results.paper.html import to_html
+from ablate.results.paper.layout import Layout, build_layout
+from ablate.results.paper.reference import SCALES, TABLES, load_reference
+from ablate.results.paper.render import to_csv, to_json, to_latex, to_markdown
+from ablate.results.paper.runs import load_scale, row_values, setting_of
+
+FORMATS = ("table", "md", "latex", "csv", "json", "html", "png")
+TEXT = {"table": to_markdown, "md": to_markdown, "latex": to_latex, "csv": to_csv, "json": to_json}
+
+
+def is_paper_experiment(experiment: str | None) -> bool:
+    """Whether --experiment names the paper's tables (paper or paper/<table>)."""
+    return experiment is not None and (experiment == "paper" or experiment.startswith("paper/"))
+
+
+def tables_of(experiment: str) -> list[str]:
+    """The tables an experiment name asks for (ValueError for an unknown one)."""
+    if experiment == "paper":
+        return list(TABLES)
+    table = experiment.removeprefix("paper/")
+    if table not in TABLES:
+        raise ValueError(f"unknown paper table --experiment {experiment}: expected paper or one of "
+                         + ", ".join(f"paper/{t}" for t in TABLES))
+    return [table]
+
+
+def layouts(results: Path, tables: list[str]) -> list[Layout]:
+    """Each table at each scale that has runs of it (at proxy scale when no scale has)."""
+    frames = {scale: load_scale(results, scale) for scale in SCALES}
+    out = []
+    for table in tables:
+        reference = load_reference(table)
+        per_scale = []
+        for scale in SCALES:
+            values = row_values(reference, scale, frames[scale])
+            if any(v for row in values.values() for v in row.values()):
+                per_scale.append(build_layout(reference, scale, values, setting_of(frames[scale], reference, scale)))
+        out += per_scale or [build_layout(reference, "proxy", row_values(reference, "proxy", frames["proxy"].iloc[:0]),
+                                          "")]
+    return out
+
+
+def write_file(path: Path, content: str | bytes) -> None:
+    """Write content whole or not at all (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(content.encode() if isinstance(content, str) else content)
+    os.replace(tmp, path)
+
+
+def paper_report(experiment: str, fmt: str, results: Path, output: Path | None = None) -> None:
+    """Render the paper layouts of an experiment in a format, to output or stdout (ValueError on bad input)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r} for the paper's tables: expected one of {', '.join(FORMATS)}")
+    tables = tables_of(experiment)
+    if fmt == "png" and output is None:
+        raise ValueError("--format png writes an image: give --output FILE.png")
+    if fmt == "png" and len(tables) > 1:
+        raise ValueError("--format png draws one table: use --experiment paper/<table> (html has every figure)")
+    found = layouts(results, tables)
+    if fmt == "png":
+        content: str | bytes = to_png(found[0])
+    elif fmt == "html":
+        content = to_html(found, "Wu et al. (ICCV 2021), reproduced with ablate")
+    else:
+        content = TEXT[fmt](found)
+    if output is None:
+        sys.stdout.write(content)
+    else:
+        write_file(output, content)

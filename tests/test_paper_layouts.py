@@ -1,0 +1,170 @@
+"""Paper layouts on synthetic run records written in the runner's format into a temporary results dir."""
+import csv
+import io
+import json
+
+import matplotlib.image
+import pytest
+from omegaconf import OmegaConf
+from typer.testing import CliRunner
+
+from ablate.cli import app
+from ablate.results.paper.reference import TABLES, load_reference
+from ablate.results.paper.report import paper_report
+from ablate.results.paper.runs import RECORD_NAMES, row_overrides
+from ablate.results.records import config_hashes, write_record
+from ablate.sweep.compose import Composer
+
+
+def write_runs(results, table: str, values: dict[str, list[float]], scale: str = "proxy",
+               metric: str = "top1", status: str = "completed") -> None:
+    """One record per (row, seed) with the row's exact config, as the runner writes them."""
+    reference = load_reference(table)
+    with Composer() as composer:
+        for key, per_seed in values.items():
+            for seed, value in enumerate(per_seed):
+                overrides = row_overrides(table, scale, reference.row(key).runs[scale]) + [f"seed={seed}"]
+                config = OmegaConf.to_container(composer.config(overrides), resolve=True)
+                config_hash, group_hash = config_hashes(config)
+                directory = results / RECORD_NAMES[scale] / config_hash[:12]
+                directory.mkdir(parents=True)
+                write_record(directory, {
+                    "schema": 1, "run_id": directory.name, "experiment": config["name"], "task": config["task"],
+                    "status": status, "error": None,
+                    "identity": {"config_hash": config_hash, "group_hash": group_hash, "overrides": overrides},
+                    "metrics": {metric: value, "top5": value + 20, "params": 461450 + 1000 * len(key),
+                                "macs": 25074624}, "config": config})
+
+
+def report(results, experiment: str = "paper/table1", fmt: str = "md", capsys=None) -> str:
+    paper_report(experiment, fmt, results)
+    return capsys.readouterr().out
+
+
+def md_row(text: str, first_cells: str) -> list[str]:
+    """The cells of the markdown row that starts with first_cells."""
+    line = next(x for x in text.splitlines() if x.startswith(f"| {first_cells}"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+T1_CLEAR = {"none": [70.0, 70.2, 69.8], "euc_bias": [71.0, 71.2, 70.8], "euc_ctx": [70.0, 70.1, 69.9],
+            "quant_bias": [71.0, 71.1, 70.9], "quant_ctx": [70.5, 70.4, 70.6],
+            "cross_bias": [74.0, 74.1, 73.9], "cross_ctx": [73.0, 73.1, 72.9],
+            "product_bias": [74.5, 74.6, 74.4], "product_ctx": [73.5, 73.6, 73.4]}
+
+
+def test_table1_prints_every_row_with_ours_and_the_papers(tmp_path, capsys):
+    write_runs(tmp_path, "table1", T1_CLEAR)
+    text = report(tmp_path, capsys=capsys)
+    assert "| method" in text and "top-1 ours" in text and "top-1 paper" in text
+    assert md_row(text, "DeiT-S (no RPE)") == ["DeiT-S (no RPE)", "-", "-", "70.00 ± 0.20 (3)", "79.9", "-", "-"]
+    product_ctx = md_row(text, "Product         | yes        | contextual")
+    assert product_ctx[3:5] == ["73.50 ± 0.10 (3)", "80.9"]
+    assert product_ctx[5].startswith("+3.50 ± 0.13") and product_ctx[6] == "+1.0"
+    assert "Ours: model deit_micro_patch4_28; data fashion_mnist" in text
+    body = [x for x in text.splitlines() if x.startswith("| ") and "---" not in x][1:]
+    assert len(body) == 9 and all(len(md_row(text, x[2:12])) == 7 for x in body)
+
+
+def test_findings_distinguish_holds_and_reversed(tmp_path, capsys):
+    write_runs(tmp_path, "table1", T1_CLEAR)
+    text = report(tmp_path, capsys=capsys)
+    assert "Finding 1 (Directed (cross, product) > undirected (euc, quant).): **holds**" in text
+    assert "Finding 2 (Contextual > bias, for every method.): **reversed**" in text
+    assert "euc_ctx > euc_bias: -1.00, 95% CI [" in text
+
+
+def test_missing_rows_print_blank(tmp_path, capsys):
+    write_runs(tmp_path, "table1", {"none": [70.0, 71.0, 72.0], "product_ctx": [72.0, 73.0, 74.0]})
+    text = report(tmp_path, capsys=capsys)
+    assert md_row(text, "Euclidean       | no         | bias") == ["Euclidean", "no", "bias", "", "80.1", "", "+0.2"]
+    assert md_row(text, "Product         | yes        | contextual")[5] == "+2.00 ± 0.82"
+    assert "Finding 1 (Directed (cross, product) > undirected (euc, quant).): **not resolved at this scale**" in text
+    assert "euc_ctx > euc_bias: no runs" in text
+
+
+def test_a_single_seed_has_no_spread_and_resolves_nothing(tmp_path, capsys):
+    write_runs(tmp_path, "table1", {k: v[:1] for k, v in T1_CLEAR.items()})
+    text = report(tmp_path, capsys=capsys)
+    assert md_row(text, "DeiT-S (no RPE)")[3] == "70.00 ± n/a (1)"
+    assert md_row(text, "Cross           | yes        | bias")[5] == "+4.00 ± n/a"
+    assert "**holds**" not in text and "**reversed**" not in text
+    assert "one seed, no spread, no test" in text
+
+
+def test_failed_runs_and_other_configs_are_not_counted(tmp_path, capsys):
+    write_runs(tmp_path, "table1", {"none": [70.0]}, status="failed")
+    write_runs(tmp_path, "table3", {"product_bias_clip": [60.0, 61.0]})  # not a Table 1 row
+    text = report(tmp_path, capsys=capsys)
+    assert md_row(text, "DeiT-S (no RPE)")[3] == ""
+    assert "60." not in text
+
+
+def test_equal_claims_hold_within_the_margin(tmp_path, capsys):
+    same = [70.0, 70.05, 69.95, 70.02]
+    write_runs(tmp_path, "table3", {"product_bias_clip": same, "product_bias": same,
+                                    "product_ctx_clip": [70.0, 70.1, 69.9], "product_ctx": [72.0, 72.1, 71.9]})
+    text = report(tmp_path, "paper/table3", capsys=capsys)
+    assert "product_bias = product_bias_clip: +0.00" in text and "→ holds" in text
+    assert "product_ctx = product_ctx_clip: +2.00" in text and "→ reversed" in text
+    assert "Finding 4 (Piecewise = clip on ImageNet (the detection half is in Table 6).): **mixed**" in text
+
+
+def test_table2_shows_size_columns_and_the_papers_std(tmp_path, capsys):
+    write_runs(tmp_path, "table2", {"product_bias_unshared": [60.0, 61.0, 62.0]})
+    text = report(tmp_path, "paper/table2", capsys=capsys)
+    row = md_row(text, "bias   | no")
+    assert row[2:8] == ["0.483", "22.05", "25.1", "4613", "61.00 ± 1.00 (3)", "80.54 ± 0.06"]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_table_renders_without_runs(tmp_path, capsys, table):
+    text = report(tmp_path, f"paper/{table}", capsys=capsys)
+    reference = load_reference(table)
+    assert text.startswith(f"## {reference.title} (proxy scale)")
+    assert len([x for x in text.splitlines() if x.startswith("| ")]) == len(reference.rows) + 1
+
+
+def test_latex_is_booktabs_and_escaped(tmp_path, capsys):
+    write_runs(tmp_path, "table4", {"none": [70.0, 70.4], "noape": [65.0, 65.2]})
+    text = report(tmp_path, "paper/table4", "latex", capsys)
+    assert r"\toprule" in text and r"\midrule" in text and r"\bottomrule" in text
+    assert r"\# & abs pos & Q & K & V" in text and r"70.20 $\pm$ 0.28 (2)" in text
+    assert "_" not in text.replace(r"\_", "")
+
+
+def test_csv_and_json_keep_the_numbers(tmp_path, capsys):
+    write_runs(tmp_path, "table1", {"none": [70.0, 72.0], "euc_bias": [71.0, 75.0]})
+    rows = list(csv.DictReader(io.StringIO(report(tmp_path, "paper/table1", "csv", capsys))))
+    euc = next(r for r in rows if r["row"] == "euc_bias")
+    assert float(euc["top1_mean"]) == 73.0 and float(euc["top1_paper"]) == 80.1 and euc["top1_n"] == "2"
+    assert float(euc["delta"]) == 2.0 and float(euc["delta_paper"]) == pytest.approx(0.2)
+    assert next(r for r in rows if r["row"] == "quant_ctx")["top1_mean"] == ""
+    doc = json.loads(report(tmp_path, "paper/table1", "json", capsys))
+    assert doc[0]["table"] == "table1" and doc[0]["findings"][0]["verdict"] == "not resolved at this scale"
+
+
+def test_png_and_html(tmp_path, capsys):
+    write_runs(tmp_path, "table1", {k: v[:2] for k, v in T1_CLEAR.items()} | {"euc_ctx": [70.0]})
+    png = tmp_path / "t1.png"
+    paper_report("paper/table1", "png", tmp_path, png)
+    image = matplotlib.image.imread(png)
+    assert image.shape[0] > 200 and image.shape[1] > 600
+    page = tmp_path / "all.html"
+    paper_report("paper", "html", tmp_path, page)
+    html = page.read_text()
+    assert html.count("data:image/png;base64,") == len(TABLES)
+    assert "http://" not in html and "https://" not in html and html.count("<table>") == len(TABLES)
+
+
+def test_cli_report_uses_the_paper_layout(tmp_path):
+    write_runs(tmp_path, "table1", {"none": [70.0, 71.0]})
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", "--experiment", "paper/table1", "--format", "md",
+                                 "--results-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "| DeiT-S (no RPE) | -          | -      | 70.50 ± 0.71 (2)" in result.output
+    bad = runner.invoke(app, ["report", "--experiment", "paper/table9", "--results-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "unknown paper table" in bad.output
+    png = runner.invoke(app, ["report", "--experiment", "paper/table1", "--format", "png",
+                              "--results-dir", str(tmp_path)])
+    assert png.exit_code == 2 and "--output" in png.output

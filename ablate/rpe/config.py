@@ -5,6 +5,7 @@ Model-name suffix (DeiT):  ctx_product_50_shared_k   -> mode, method, buckets us
 DETR flag:                 rpe-2.0-product-ctx-1-k   -> ratio, method, mode, shared, sites (skip 0)
 """
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 
@@ -44,8 +45,8 @@ class RPEConfig:
             raise _invalid("mode", self.mode, "one of bias, contextual (or ctx)")
         if self.index not in INDEXES:
             raise _invalid("index", self.index, f"one of {', '.join(INDEXES)}")
-        if isinstance(self.ratio, bool) or not isinstance(self.ratio, (int, float)) or not self.ratio > 0:
-            raise _invalid("ratio", self.ratio, "a number > 0")
+        if isinstance(self.ratio, bool) or not isinstance(self.ratio, (int, float)) or not 0 < self.ratio < math.inf:
+            raise _invalid("ratio", self.ratio, "a finite number > 0")
         sites = str(self.rpe_on).lower()
         if not sites or set(sites) - set("qkv"):
             raise _invalid("rpe_on", self.rpe_on, "a non-empty combination of the letters q, k, v")

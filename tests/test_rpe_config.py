@@ -12,6 +12,8 @@ from ablate.rpe import RPEConfig, allocated_buckets, get_rpe_config
     ("index", "log", ["piecewise", "clip"]),
     ("ratio", 0, ["> 0"]),
     ("ratio", -1.5, ["> 0"]),
+    ("ratio", float("inf"), ["finite"]),
+    ("ratio", float("nan"), ["> 0"]),
     ("rpe_on", "kx", ["q", "k", "v"]),
     ("rpe_on", "", ["q", "k", "v"]),
 ])

@@ -1,0 +1,93 @@
+"""The paper's reference data agrees with the experiment configs; the statistics behind the findings."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from ablate.results.paper.reference import SCALES, TABLES, load_reference
+from ablate.results.paper.stats import (HOLDS, MIXED, NOT_RESOLVED, REVERSED, overall, summarize, verdict,
+                                        welch)
+from ablate.sweep.compose import CONF_DIR, Composer
+
+ROW_KEY = "+experiment/paper/row"
+
+
+def sweep_rows(composer: Composer, table: str, scale: str) -> tuple[list[str], set[str]]:
+    jobs = composer.jobs([f"experiment=paper/{table}", f"scale={scale}"])
+    values = [dict(o.split("=", 1) for o in job) for job in jobs]
+    rows = list(dict.fromkeys(v[ROW_KEY] for v in values))
+    return rows, {v["seed"] for v in values}
+
+
+def test_each_sweep_runs_exactly_its_tables_rows_with_three_seeds():
+    with Composer() as composer:
+        for table in TABLES:
+            reference = load_reference(table)
+            for scale in SCALES:
+                rows, seeds = sweep_rows(composer, table, scale)
+                assert rows == [r.runs[scale] for r in reference.rows if scale in r.runs], (table, scale)
+                assert seeds == {"0", "1", "2"}
+                assert all((CONF_DIR / "experiment/paper/row" / f"{r}.yaml").is_file() for r in rows)
+
+
+@pytest.mark.parametrize("scale, model, data, epochs", [
+    ("proxy", "deit_micro_patch4_28", "fashion_mnist", 1),
+    ("paper", "deit_small_patch16_224_rpe", "folder", 300)])
+def test_scales_of_the_imagenet_tables(scale, model, data, epochs):
+    with Composer() as composer:
+        cfg = composer.config(["experiment=paper/table1", f"scale={scale}", f"{ROW_KEY}=quant_ctx", "data.root=/d"])
+    assert (cfg.model.name, cfg.data.name, cfg.train.epochs) == (model, data, epochs)
+    assert (cfg.rpe.method, cfg.rpe.mode, cfg.rpe.ratio, cfg.rpe.rpe_on) == ("quant", "contextual", 33.0, "k")
+    assert cfg.name == {"proxy": "paper_proxy", "paper": "paper_full"}[scale]
+    if scale == "paper":  # the DeiT recipe, as the paper ran it
+        assert (cfg.train.batch_size, cfg.train.mixup, cfg.train.cutmix, cfg.train.reprob) == (1024, 0.8, 1.0, 0.25)
+
+
+def test_scales_of_table6_and_table5():
+    with Composer() as composer:
+        paper = composer.config(["experiment=paper/table6", "scale=paper", f"{ROW_KEY}=detr_sine_ctx_e300",
+                                 "data.root=/coco"])
+        proxy = composer.config(["experiment=paper/table6", f"{ROW_KEY}=detr_noape_ctx"])
+        shaw = composer.config(["experiment=paper/table5", f"{ROW_KEY}=shaw"])
+    assert (paper.task, paper.model.backbone, paper.model.enc_layers, paper.data.name, paper.train.epochs) == \
+        ("detection", "resnet50", 6, "coco", 300)
+    assert (proxy.data.name, proxy.model.position_embedding, proxy.rpe.mode, proxy.rpe.ratio) == \
+        ("composite", "none", "contextual", 2.0)
+    assert (shaw.model.baseline, shaw.rpe.method) == ("shaw", "none")
+
+
+def test_paper_deltas_match_table1_as_printed():
+    reference = load_reference("table1")
+    printed = {"euc_bias": 0.2, "euc_ctx": 0.5, "quant_bias": 0.4, "quant_ctx": 0.6, "cross_bias": 0.6,
+               "cross_ctx": 0.9, "product_bias": 0.6, "product_ctx": 1.0}
+    for key, delta in printed.items():
+        assert reference.row(key).paper["top1"] - reference.row("none").paper["top1"] == pytest.approx(delta)
+
+
+def test_welch_agrees_with_scipy():
+    rng = np.random.default_rng(0)
+    a, b = list(rng.normal(1.0, 0.5, 4)), list(rng.normal(0.0, 1.5, 3))
+    d = welch(a, b)
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    assert d.p == pytest.approx(ref.pvalue) and d.diff == pytest.approx(np.mean(a) - np.mean(b))
+    assert d.low < d.low90 < d.diff < d.high90 < d.high
+    ci = ref.confidence_interval(0.95)
+    assert (d.low, d.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+
+
+def test_summaries_and_undefined_spread():
+    assert summarize([]).n == 0 and summarize([float("nan")]).mean is None
+    one = summarize([3.0])
+    assert (one.n, one.mean, one.std) == (1, 3.0, None)
+    assert welch([1.0], [0.0, 0.1]).low is None and welch([], [1.0]) is None
+
+
+def test_verdicts():
+    assert verdict(welch([2.0, 2.1, 1.9], [1.0, 1.1, 0.9]), "greater", 0.5) == HOLDS
+    assert verdict(welch([1.0, 1.1, 0.9], [2.0, 2.1, 1.9]), "greater", 0.5) == REVERSED
+    assert verdict(welch([1.0, 3.0, 2.0], [1.5, 2.5, 1.0]), "greater", 0.5) == NOT_RESOLVED
+    assert verdict(welch([1.0], [0.0]), "greater", 0.5) == NOT_RESOLVED
+    assert verdict(welch([1.0, 1.01, 0.99], [1.0, 1.02, 0.98]), "equal", 0.5) == HOLDS
+    assert verdict(welch([2.0, 2.1, 1.9], [1.0, 1.1, 0.9]), "equal", 0.5) == REVERSED
+    assert verdict(welch([1.0, 3.0, 2.0], [1.5, 2.5, 1.0]), "equal", 0.5) == NOT_RESOLVED
+    assert overall([HOLDS, HOLDS]) == HOLDS and overall([HOLDS, NOT_RESOLVED]) == NOT_RESOLVED
+    assert overall([REVERSED, NOT_RESOLVED]) == REVERSED and overall([HOLDS, REVERSED]) == MIXED

@@ -1,5 +1,12 @@
 """Every attention backend equals eager (the reference) on outputs and all gradients, fp32 relative error
-< 1e-5, with relative error = max|a - b| / max|b|."""
+< 1e-5, with relative error = max|a - b| / max(max|b|, 1).
+
+Why the floor of 1: inputs, tables and cotangents are N(0, 1), so every gradient is a sum of O(1) terms and
+fp32 rounding (~1e-7 per term) is relative to those terms, not to the sum. Sums that cancel are common here
+(a bias bucket collects dlogits whose rows sum to zero; the rows table of cross on a one-row grid only shifts
+the softmax, true gradient 0), and there max|b| alone would turn rounding noise into a large "relative" error.
+A wrong backend errs by the size of the gradient itself, which this still catches.
+"""
 import pytest
 import torch
 from hypothesis import given, settings
@@ -8,12 +15,12 @@ from hypothesis import strategies as st
 from ablate.rpe import BACKENDS, build_rpe, get_rpe_config, rpe_attention
 
 TOLERANCE = 1e-5
+FLOOR = 1.0
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    """max|a - b| / max|b| (and max|a| where b is all zeros, e.g. the unused prefix bucket's gradient)."""
-    scale = b.abs().max().item()
-    return (a - b).abs().max().item() / scale if scale > 0 else a.abs().max().item()
+    """max|a - b| / max|b|, with max|b| floored at FLOOR (a gradient that is zero up to rounding)."""
+    return (a - b).abs().max().item() / max(b.abs().max().item(), FLOOR)
 
 
 def _setup(method, mode, sites, index, ratio, shared, heads, head_dim, batch, height, width, skip, seed):

@@ -166,3 +166,14 @@ def test_baseline_models_run(baseline):
 def test_pretrained_is_refused():
     with pytest.raises(ValueError, match="never downloaded"):
         timm.create_model("deit_tiny_patch16_224_ctx_product_50_shared_k", pretrained=True)
+
+
+def test_sincos_is_added_to_the_patch_tokens():
+    models = {}
+    for abs_pos in ("none", "sincos"):
+        torch.manual_seed(0)
+        models[abs_pos] = timm.create_model("deit_micro_patch4_28", rpe="ctx_product_50_shared_k", abs_pos=abs_pos)
+    models["sincos"].load_state_dict(models["none"].state_dict(), strict=True)  # same weights, no pos params
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        assert not torch.allclose(models["none"](x), models["sincos"](x))

@@ -104,15 +104,15 @@ def sweep(overrides: Overrides = None,
     """
     from ablate.sweep.display import SweepView, duration
     from ablate.sweep.launch import Progress, launch
-    from ablate.sweep.launchers import LOCAL, launch_hydra, launcher_names, split_settings
+    from ablate.sweep.launchers import LOCAL, check_launcher, launch_hydra, split_settings
 
     if jobs < 1:
         fail(f"-j/--jobs must be at least 1 (got {jobs})")
-    if launcher not in launcher_names():
-        fail(f"unknown launcher {launcher!r} (available: {', '.join(launcher_names())})")
     overrides, settings = split_settings(overrides or [])
-    if settings and launcher == LOCAL:
-        fail(f"{settings[0]} configures a launcher: add --launcher NAME")
+    try:
+        check_launcher(launcher, settings)
+    except ConfigError as e:
+        fail(str(e))
     planned = _plan(overrides, results_dir, sweep=True)
     names = sorted({str(job.config.name) for job in planned})
     done = sum(job.done for job in planned)
@@ -132,10 +132,7 @@ def sweep(overrides: Overrides = None,
         if launcher == LOCAL:
             launch(planned, progress.workers, progress, on_end=ended)
         else:
-            try:
-                launch_hydra(launcher, settings, planned, results_dir, progress, jobs, on_end=ended)
-            except ConfigError as e:
-                fail(str(e))
+            launch_hydra(launcher, settings, planned, results_dir, progress, jobs, on_end=ended)
     statuses = [r["status"] for r in progress.ended.values()]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     console.print(f"sweep finished: {counts or 'nothing to do'}.  Table: ablate report --experiment {names[0]}"

@@ -18,8 +18,12 @@ def records(results: Path) -> dict[str, dict]:
     return {d.name: read_record(d) for d in run_dirs(results)}
 
 
-def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results):
-    """One run was interrupted after epoch 1 of 2 (as a preempted Slurm job is); the sweep resumes it."""
+def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results, tmp_path):
+    """One run was interrupted after epoch 1 of 2 (as a preempted Slurm job is); the sweep resumes it.
+
+    Each run is a submitit job of two tasks, so it trains with DDP over two processes (gloo), as a
+    Slurm job with tasks_per_node = GPUs does; the other run matches one process's metrics.
+    """
     planned = plan_runs([*FAST, *GRID], results)
     interrupted = next(job for job in planned if job.config.rpe.method != "none")
 
@@ -30,7 +34,8 @@ def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results):
         execute(interrupted.config, interrupted.directory, interrupted.overrides, on_epoch=stop)
     assert read_record(interrupted.directory) is None and len(read_metrics(interrupted.directory)) == 1
 
-    first = cli("sweep", "--launcher", "submitit_local", *FAST, *GRID, results=results)
+    tasks = "hydra.launcher.tasks_per_node=2"
+    first = cli("sweep", "--launcher", "submitit_local", tasks, *FAST, *GRID, results=results)
     assert first.exit_code == 0, first.output
     assert "2 runs, 0 done, 2 to do" in first.stdout and "2 completed" in first.stdout
     runs = records(results)
@@ -38,11 +43,17 @@ def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results):
     assert {r["status"] for r in runs.values()} == {"completed"}
     assert runs[interrupted.directory.name]["resumed_at_epochs"] == [1]
     assert all(len(read_metrics(job.directory)) == 2 for job in planned)
-    logs = list((results / ".launcher").glob("*/.submitit/*/*_log.out"))
-    assert len(logs) == 2  # each run was a submitit job
+    logs = sorted(p.name.split("_", 1)[1] for p in (results / ".launcher").glob("*/.submitit/*/*_log.out"))
+    assert logs == ["0_log.out", "0_log.out", "1_log.out", "1_log.out"]  # two jobs of two tasks each
+
+    whole = next(job for job in planned if job is not interrupted)
+    alone = plan_runs([*FAST, *GRID], tmp_path / "alone")[[j.directory.name for j in planned].index(whole.directory.name)]
+    single = execute(alone.config, alone.directory, alone.overrides)["metrics"]
+    double = runs[whole.directory.name]["metrics"]
+    assert double["loss"] == pytest.approx(single["loss"], abs=1e-4) and abs(double["top1"] - single["top1"]) < 0.3
 
     before = {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()}
-    again = cli("sweep", "--launcher", "submitit_local", *FAST, *GRID, results=results)
+    again = cli("sweep", "--launcher", "submitit_local", tasks, *FAST, *GRID, results=results)
     assert again.exit_code == 0 and "2 runs, 2 done, 0 to do" in again.stdout
     assert {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()} == before
 

@@ -20,6 +20,7 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.callbacks import Callbacks
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import HydraException
@@ -94,11 +95,31 @@ def _concurrency(launcher: DictConfig, todo: int) -> int | None:
     return None
 
 
+def check_launcher(name: str, settings: list[str]) -> None:
+    """Raise ConfigError (one line) for an unknown launcher or a setting it does not have."""
+    if name not in launcher_names():
+        raise ConfigError(f"unknown launcher {name!r} (available: {', '.join(launcher_names())})")
+    if name == LOCAL:
+        if settings:
+            raise ConfigError(f"{settings[0]} configures a launcher: add --launcher NAME")
+        return
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        _launcher_config(name, settings, Path("unused"), 1)
+
+
 def _launcher_config(name: str, settings: list[str], sweep_dir: Path, parallel: int) -> DictConfig:
     overrides = [f"+launcher={name}", f"hydra.sweep.dir='{sweep_dir}'", "hydra.output_subdir=null",
-                 "hydra/job_logging=none", "hydra/hydra_logging=none", *settings]
+                 "hydra/job_logging=none", "hydra/hydra_logging=none"]
     try:
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
+        # Settings go into the composed config, not into Hydra's overrides: each job's worker composes
+        # its config again from those, without the launcher option, where these keys do not exist.
+        for setting in OverridesParser.create().parse_overrides(settings):
+            if setting.is_sweep_override():
+                raise ConfigError(f"{setting.input_line}: a launcher setting takes one value")
+            OmegaConf.update(cfg, setting.key_or_group, setting.value(), force_add=setting.is_add())
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError(f"launcher {name}: {str(e).splitlines()[0]}") from None
     if parallel > 1:  # -j N: the launcher's own parallelism knob

@@ -45,7 +45,7 @@ def load_tensors(data: DictConfig, split: str) -> tuple[torch.Tensor, torch.Tens
 def build_train_loader(data: DictConfig, train: DictConfig, workers: int) -> Iterable:
     """Shuffled, augmented training batches; order and augmentation draw from torch's global RNG."""
     if data.name in IN_MEMORY:
-        augment = BatchAugment(train.crop_padding, train.hflip, train.randaug, train.reprob)
+        augment = BatchAugment(train.crop_padding, train.hflip, train.randaug, train.reprob, data.in_chans)
         return TensorBatches(*load_tensors(data, "train"), train.batch_size, data.mean, data.std,
                              shuffle=True, drop_last=True, augment=augment)
     transform = folder.train_transform(data.img_size, train.hflip, train.randaug, train.reprob, data.mean, data.std)

@@ -16,11 +16,12 @@ class BatchAugment:
     """Random translation, horizontal flip, optional RandAugment and random erasing on uint8 batches."""
 
     def __init__(self, crop_padding: int = 0, hflip: float = 0.0, randaug: str | None = None,
-                 reprob: float = 0.0, fill: int = 0):
+                 reprob: float = 0.0, channels: int = 1):
         self.crop_padding = crop_padding
         self.hflip = hflip
         # RandAugment is timm's PIL implementation: per sample, used only when asked for.
-        self.randaug = rand_augment_transform(randaug, {"fill": fill}) if randaug else None
+        # Fill with black, one value per channel (PIL refuses a 3-tuple fill on grey images).
+        self.randaug = rand_augment_transform(randaug, {"img_mean": (0,) * channels}) if randaug else None
         self.erase = RandomErasing(probability=reprob, mode="pixel", device="cpu") if reprob > 0 else None
 
     def pixels(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -98,7 +98,7 @@ def render(summary: pd.DataFrame, metrics: tuple[str, ...], fmt: str) -> str:
         return summary.to_json(orient="records", indent=1) + "\n"
     text = readable(summary, metrics)
     if fmt == "md":
-        return text.to_markdown(index=False) + "\n"
+        return text.to_markdown(index=False, disable_numparse=True) + "\n"
     if fmt == "latex":
         style = text.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
         return style.to_latex(hrules=True).replace("±", r"$\pm$")

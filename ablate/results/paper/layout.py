@@ -4,7 +4,7 @@ Per row: the paper's label columns; per metric our mean +- std (n seeds) and the
 table's delta metric, our difference to the row's baseline (+- Welch standard error) beside the
 paper's. Rows without runs stay blank. Findings follow the table.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ablate.results.paper.reference import Reference, Row, metric_styles
 from ablate.results.paper.stats import Difference, Summary, overall, summarize, verdict, welch
@@ -143,6 +143,9 @@ def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, l
         claims = []
         for c in f.claims:
             d = welch(_pooled(shown, c.a, delta), _pooled(shown, c.b, delta))
+            if d is not None and min(len(shown[k][delta]) for k in (*c.a, *c.b)) < 2:
+                # Spread over pooled rows with one seed each would be spread between rows, not over seeds.
+                d = replace(d, se=None, low=None, high=None, low90=None, high90=None, p=None)
             claims.append(ClaimResult(_claim_text(c.a, c.b, c.expect), d,
                                       verdict(d, c.expect, reference.margin)))
         findings.append(FindingResult(f.number, f.text, tuple(claims), overall([c.verdict for c in claims])))

@@ -24,7 +24,7 @@ def describe(d: Difference | None) -> str:
     if d is None:
         return "no runs"
     if d.low is None:
-        return f"{_num(d.diff)} (n = {d.n_a} vs {d.n_b}: one seed, no spread, no test)"
+        return f"{_num(d.diff)} (n = {d.n_a} vs {d.n_b}; a row has fewer than two seeds: no test)"
     return (f"{_num(d.diff)}, 95% CI [{_num(d.low)}, {_num(d.high)}], Welch p = {d.p:.3g}, "
             f"n = {d.n_a} vs {d.n_b}")
 

@@ -1,0 +1,76 @@
+"""Sweep expansion (experiment params + command line), planning, dry runs, ls and eval through the CLI."""
+import pytest
+from conftest import FAST, tree
+
+from ablate.results.records import read_record, run_dirs
+from ablate.sweep.compose import Composer, ConfigError
+
+
+def test_default_experiment_sweeps_three_rpe_variants():
+    with Composer() as composer:
+        assert composer.jobs([]) == [["rpe=none"], ["rpe=irpe_k_bias"], ["rpe=irpe_k"]]
+        config = composer.config(["rpe=irpe_k_bias"])
+    assert config.name == "fashion_rpe" and config.model.name == "deit_micro_patch4_28"
+    assert (config.rpe.method, config.rpe.mode, config.rpe.rpe_on) == ("product", "bias", "k")
+
+
+def test_command_line_wins_over_experiment_params_and_grids_multiply():
+    with Composer() as composer:
+        jobs = composer.jobs(["rpe=none,irpe_k", "seed=0,1,2", "train.epochs=1"])
+    assert len(jobs) == 6 and all(job[-1] == "train.epochs=1" for job in jobs)
+    assert {tuple(job[:2]) for job in jobs} == {(f"rpe={r}", f"seed={s}") for r in ("none", "irpe_k")
+                                                for s in (0, 1, 2)}
+
+
+def test_sweeping_experiments_is_refused():
+    with Composer() as composer, pytest.raises(ConfigError, match="one experiment at a time"):
+        composer.jobs(["experiment=fashion_rpe,fashion_rpe"])
+
+
+def test_dry_run_prints_plan_and_writes_nothing(cli, results):
+    result = cli("sweep", *FAST, "rpe=none,irpe_k", "seed=0,1", "--dry-run", results=results)
+    assert result.exit_code == 0
+    assert "4 runs, 0 done, 4 to do" in result.stdout and result.stdout.count("todo") == 4
+    assert tree(results) == []
+
+
+def test_same_config_spelled_twice_is_one_run(cli, results):
+    result = cli("sweep", *FAST, "seed=0,0", "rpe=none", "--dry-run", results=results)
+    assert "1 runs, 0 done, 1 to do" in result.stdout
+
+
+def test_train_ls_eval_and_rerun(cli, results):
+    overrides = [*FAST, "rpe=irpe_k"]
+    assert cli("train", *overrides, results=results).exit_code == 0
+    (directory,) = run_dirs(results)
+    record = read_record(directory)
+
+    listing = cli("ls", results=results)
+    assert listing.exit_code == 0
+    assert directory.name in listing.stdout and "completed" in listing.stdout
+    assert f"{record['metrics']['top1']:.2f}" in listing.stdout
+
+    again = cli("train", *overrides, results=results)
+    assert again.exit_code == 0 and "already done" in again.stdout
+
+    evaluated = cli("eval", str(directory / "checkpoint.pth"), *overrides)
+    assert evaluated.exit_code == 0, evaluated.output
+    assert f"top1 {record['metrics']['top1']:.2f}" in evaluated.stdout
+
+    wrong = cli("eval", str(directory / "checkpoint.pth"), *FAST, "rpe=none")
+    assert wrong.exit_code == 2
+    assert "does not fit the model" in wrong.stderr and "unexpected" in wrong.stderr
+
+
+def test_eval_on_an_image_folder(cli, tmp_path):
+    import timm
+    import torch
+
+    from test_data import write_folder
+    write_folder(tmp_path / "images")
+    model = timm.create_model("deit_micro_patch4_28", in_chans=3, num_classes=2, img_size=28)
+    torch.save({"model": model.state_dict()}, tmp_path / "model.pth")
+    result = cli("eval", str(tmp_path / "model.pth"), "data=folder", f"data.root={tmp_path / 'images'}",
+                 "data.num_classes=2", "data.img_size=28", "runtime.workers=0")
+    assert result.exit_code == 0, result.output
+    assert "top1" in result.stdout and "folder" in result.stdout

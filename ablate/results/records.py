@@ -95,14 +95,15 @@ def read_metrics(directory: Path) -> list[dict]:
 def run_dirs(results: Path, experiment: str | None = None) -> Iterator[Path]:
     """Every run directory under results (or one experiment's), in name order."""
     results = Path(results)
-    experiments = [results / experiment] if experiment else sorted(p for p in _subdirs(results))
+    experiments = [results / experiment] if experiment else [results / name for name in _subdirs(results)]
     for exp in experiments:
-        yield from sorted(_subdirs(exp))
+        yield from (exp / name for name in _subdirs(exp))
 
 
-def _subdirs(path: Path) -> Iterator[Path]:
+def _subdirs(path: Path) -> list[str]:
+    """Names of the visible subdirectories, sorted."""
     try:
         with os.scandir(path) as entries:
-            yield from (Path(e.path) for e in entries if e.is_dir() and not e.name.startswith("."))
-    except FileNotFoundError:
-        return
+            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return []

@@ -1,5 +1,6 @@
 """Reports: run records into a DataFrame, then a pivot by factors with mean +- std and n over seeds."""
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +15,11 @@ NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
 
 def _flatten(node: dict, prefix: str, out: dict) -> None:
     for key, value in node.items():
-        if isinstance(value, dict):
-            _flatten(value, f"{prefix}{key}.", out)
+        kind = type(value)
+        if kind is dict:
+            _flatten(value, prefix + key + ".", out)
         else:
-            out[f"{prefix}{key}"] = str(value) if isinstance(value, list) else value
+            out[prefix + key] = str(value) if kind is list else value
 
 
 def _row(record: dict) -> dict:
@@ -38,7 +40,7 @@ def load_records(results: Path, experiment: str | None = None,
     """One row per run record: status, flattened config (dotted keys) and metrics; bad records are skipped."""
     rows = []
     for directory in run_dirs(results, experiment):
-        path = directory / RECORD
+        path = os.path.join(directory, RECORD)
         try:
             with open(path, "rb") as f:
                 rows.append(_row(json.loads(f.read())))

@@ -161,3 +161,9 @@ def test_counts_work_under_a_meta_default_device():
     # Models are built on the meta device to count parameters; suffix parsing counts buckets meanwhile.
     with torch.device("meta"):
         assert used_buckets("product", 1.9, 14, 14, 1) == 50
+
+
+def test_maps_are_cached_per_key():
+    first = bucket_map("product", 1.9, 14, 10, 1, "piecewise", "cpu")
+    assert bucket_map("product", 1.9, 14, 10, 1, "piecewise", "cpu") is first
+    assert bucket_map("product", 1.9, 10, 14, 1, "piecewise", "cpu") is not first

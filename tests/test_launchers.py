@@ -123,3 +123,36 @@ def test_an_old_failed_record_is_replaced_and_a_running_job_left_alone(job):
     assert read_record(job.directory)["error"] == "from an earlier sweep"
     record = _settle(job, before, "launcher: boom")
     assert record["status"] == "failed" and "launcher: boom" in record["error"]
+
+
+def test_slurm_config_submits_one_array_job_per_sweep(cli, results, tmp_path, monkeypatch):
+    """The Slurm launcher's sbatch script, through the real path up to `sbatch` (a stand-in here).
+
+    The stand-in cluster then reports every job as finished without either run having written a
+    record (as Slurm can after a Python exception): the records, not the report, decide: failed.
+    """
+    import submitit.slurm.slurm
+    from hydra.core.utils import JobReturn, JobStatus
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {tmp_path}/submitted.sh\necho "Submitted batch job 4242"\n')
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")  # submitit looks for it; never run here
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(submitit.slurm.slurm.SlurmJob, "results",
+                        lambda job: [JobReturn(status=JobStatus.COMPLETED, _return_value="completed")])
+
+    result = cli("sweep", "--launcher", "slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=4",
+                 "hydra.launcher.timeout_min=720", *FAST, *GRID, results=results)
+    script = (tmp_path / "submitted.sh").read_text()
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=4", "#SBATCH --ntasks-per-node=4",
+                 "#SBATCH --cpus-per-task=8", "#SBATCH --mem=64GB", "#SBATCH --time=720", "#SBATCH --array=0-1%2",
+                 "#SBATCH --signal=USR2@120", "-m submitit.core._submit"):
+        assert line in script, line
+    assert f"{results.absolute()}/.launcher/" in script  # logs beside the records, on the shared filesystem
+    assert result.exit_code == 1
+    runs = records(results)
+    assert len(runs) == 2 and {r["status"] for r in runs.values()} == {"failed"}
+    assert all("ended without writing a record" in r["error"] for r in runs.values())

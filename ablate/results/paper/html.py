@@ -35,9 +35,9 @@ def to_html(layouts: list[Layout], heading: str) -> str:
     sections = []
     for layout in layouts:
         png = base64.b64encode(to_png(layout)).decode()
-        notes = "<br>".join(escape(n) for n in notes(layout))
+        lines = "<br>".join(escape(n) for n in notes(layout))
         sections.append(f'<section id="{layout.reference.name}-{layout.scale}"><h2>{escape(title(layout))}</h2>'
-                        f'<p class="notes">{notes}</p>{_table(layout)}{_findings(layout)}'
+                        f'<p class="notes">{lines}</p>{_table(layout)}{_findings(layout)}'
                         f'<img alt="deltas of {escape(layout.reference.name)}" src="data:image/png;base64,{png}">'
                         "</section>")
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(heading)}</title>'

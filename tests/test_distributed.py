@@ -21,7 +21,8 @@ import torch
 from conftest import FAST
 
 from ablate.engine.checkpoint import CHECKPOINT, load_checkpoint
-from ablate.engine.distributed import World, _Slices
+from ablate.engine.distributed import AgreedStep, World, _Slices
+from ablate.engine.optim import Diverged
 from ablate.engine.runner import execute
 from ablate.results.records import read_metrics, read_record, run_dirs
 from ablate.sweep.plan import plan_runs
@@ -82,3 +83,19 @@ def test_slices_partition_every_batch_in_order():
 def test_world_of_one_is_the_identity():
     world = World()
     assert world.main and world.broadcast({"a": 1}) == {"a": 1} and world.sum([1.5, 2.0]) == [1.5, 2.0]
+
+
+def test_a_non_finite_loss_stops_the_step_before_backward():
+    class Step:
+        global_step, called = 7, False
+
+        def __call__(self, loss):
+            self.called = True
+            return loss.item()
+
+    step = Step()
+    assert AgreedStep(step, World())(torch.tensor(1.5)) == 1.5 and step.called
+    step.called = False
+    with pytest.raises(Diverged, match="1 of 1 processes at step 7"):
+        AgreedStep(step, World())(torch.tensor(float("nan")))
+    assert not step.called

@@ -12,6 +12,7 @@ What makes N processes train the same model as one process:
 - Evaluation is split across the processes and the per-sample sums are all-reduced.
 - Only rank 0 holds the run lock and writes metrics, checkpoints and the record (ablate.engine.runner).
 """
+import math
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from ablate.engine.optim import Stepper
+from ablate.engine.optim import Diverged, Stepper
 from ablate.engine.task import Task
 
 
@@ -158,6 +159,28 @@ def shard_val(batches: Iterable, world: World) -> Iterable:
                                pin_memory=batches.pin_memory))
 
 
+class AgreedStep:
+    """The stepper as one process sees it: when any process's loss is not finite, every process stops.
+
+    Otherwise the process that stopped alone would leave the others waiting in DDP's all-reduce.
+    """
+
+    def __init__(self, step: Stepper, world: World):
+        self.step, self.world = step, world
+
+    def autocast(self):
+        """The stepper's forward-pass precision context."""
+        return self.step.autocast()
+
+    def __call__(self, loss: torch.Tensor) -> float:
+        """Step on loss after all processes agree that every loss is finite."""
+        bad = self.world.sum([0.0 if math.isfinite(loss.item()) else 1.0])[0]
+        if bad:
+            raise Diverged(f"loss became non-finite in {int(bad)} of {self.world.size} processes "
+                           f"at step {self.step.global_step}")
+        return self.step(loss)
+
+
 class DistributedTask(Task):
     """A task run by every process of a world: DDP for training, sliced data, metrics summed over processes.
 
@@ -182,7 +205,7 @@ class DistributedTask(Task):
 
     def train_epoch(self, epoch: int, step: Stepper) -> dict[str, float]:
         """One epoch on every process; loss is the mean over all processes' images, images their total."""
-        out = self.task.train_epoch(epoch, step)
+        out = self.task.train_epoch(epoch, AgreedStep(step, self.world))
         loss_sum, images = self.world.sum([out["train_loss"] * out["images"], out["images"]])
         return {**out, "train_loss": loss_sum / images, "images": int(images)}
 

@@ -75,8 +75,8 @@ class RunJob:
         if os.environ.get("SUBMITIT_EXECUTOR"):
             import submitit
 
-            if submitit.JobEnvironment().num_tasks > 1:
-                submitit.helpers.TorchDistributedEnvironment().export()
+            if submitit.JobEnvironment().num_tasks > 1:  # GPUs stay as Slurm set them: joined() picks by local rank
+                submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         try:
             with joined(pick_device(cfg.runtime.device)) as world:
                 return execute(cfg, Path(directory), overrides, world=world)["status"]

@@ -100,7 +100,14 @@ def run_dirs(results: Path, experiment: str | None = None) -> Iterator[Path]:
         yield from (exp / name for name in _subdirs(exp))
 
 
-def _subdirs(path: Path) -> list[str]:
+def record_paths(results: Path, experiment: str | None = None) -> list[str]:
+    """The record.json path of every run directory (existing or not yet), as plain strings for speed."""
+    root = str(results)
+    experiments = [experiment] if experiment else _subdirs(results)
+    return [f"{root}/{exp}/{name}/{RECORD}" for exp in experiments for name in _subdirs(f"{root}/{exp}")]
+
+
+def _subdirs(path: Path | str) -> list[str]:
     """Names of the visible subdirectories, sorted."""
     try:
         with os.scandir(path) as entries:

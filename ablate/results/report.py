@@ -1,13 +1,12 @@
 """Reports: run records into a DataFrame, then a pivot by factors with mean +- std and n over seeds."""
-import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pandas as pd
 
-from ablate.results.records import RECORD, run_dirs
+from ablate.results.records import record_paths
 
 FORMATS = ("table", "md", "csv", "latex", "json")
 NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
@@ -17,9 +16,11 @@ def _flatten(node: dict, prefix: str, out: dict) -> None:
     for key, value in node.items():
         kind = type(value)
         if kind is dict:
-            _flatten(value, prefix + key + ".", out)
+            _flatten(value, f"{prefix}{key}.", out)
+        elif kind is list:
+            out[prefix + key] = str(value)
         else:
-            out[prefix + key] = str(value) if kind is list else value
+            out[prefix + key] = value
 
 
 def _row(record: dict) -> dict:
@@ -39,14 +40,13 @@ def load_records(results: Path, experiment: str | None = None,
                  on_error: Callable[[str], None] = warn) -> pd.DataFrame:
     """One row per run record: status, flattened config (dotted keys) and metrics; bad records are skipped."""
     rows = []
-    for directory in run_dirs(results, experiment):
-        path = os.path.join(directory, RECORD)
+    for path in record_paths(results, experiment):
         try:
             with open(path, "rb") as f:
-                rows.append(_row(json.loads(f.read())))
+                rows.append(_row(orjson.loads(f.read())))
         except FileNotFoundError:
             continue  # a run still in progress
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # orjson's error is a ValueError
             on_error(f"skipping unreadable record {path}: {type(e).__name__}: {e}")
     return pd.DataFrame(rows)
 

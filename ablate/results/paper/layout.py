@@ -2,7 +2,8 @@
 
 Per row: the paper's label columns; per metric our mean +- std (n seeds) and the paper's number; on the
 table's delta metric, our difference to the row's baseline (+- Welch standard error) beside the
-paper's. Rows without runs stay blank. Findings follow the table.
+paper's. Differences and findings compare rows on the seeds they all have, so a row that is missing
+a seed does not borrow the other rows' seed effects. Rows without runs stay blank.
 """
 from dataclasses import dataclass, replace
 
@@ -118,8 +119,22 @@ def paper_delta(reference: Reference, row: Row) -> str:
     return f"{a - b:+.{max(_decimals(a), _decimals(b))}f}"
 
 
-def _pooled(values: dict[str, dict[str, list[float]]], keys: tuple[str, ...], metric: str) -> list[float]:
-    return [v for k in keys for v in values[k][metric]]
+def _on_common_seeds(shown: dict, keys: tuple[str, ...], metric: str, seeds: set[int]) -> list[float]:
+    return [shown[k][metric][s] for k in keys for s in sorted(seeds)]
+
+
+def _common_seeds(shown: dict, keys: tuple[str, ...], metric: str) -> set[int]:
+    """The seeds every one of the rows has: comparing rows on different seeds would mix in seed effects."""
+    return set.intersection(*(set(shown[k][metric]) for k in keys))
+
+
+def compare(shown: dict, a: tuple[str, ...], b: tuple[str, ...], metric: str) -> Difference | None:
+    """Rows a against rows b (pooled) on the seeds they all have; no test below two such seeds."""
+    seeds = _common_seeds(shown, (*a, *b), metric)
+    d = welch(_on_common_seeds(shown, a, metric, seeds), _on_common_seeds(shown, b, metric, seeds))
+    if d is not None and len(seeds) < 2:
+        d = replace(d, se=None, low=None, high=None, low90=None, high90=None, p=None)
+    return d
 
 
 def _claim_text(a: tuple[str, ...], b: tuple[str, ...], expect: str) -> str:
@@ -128,25 +143,21 @@ def _claim_text(a: tuple[str, ...], b: tuple[str, ...], expect: str) -> str:
     return f"{name(a)} {'>' if expect == 'greater' else '='} {name(b)}"
 
 
-def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, list[float]]],
+def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, dict[int, float]]],
                  setting: str) -> Layout:
-    """The layout of one table from each row's per-seed values (in the record's units)."""
+    """The layout of one table from each row's values per seed (in the record's units)."""
     styles = metric_styles()
-    shown = {k: {m: [x * styles[m].factor for x in v[m]] for m in v} for k, v in values.items()}
+    shown = {k: {m: {s: x * styles[m].factor for s, x in v[m].items()} for m in v} for k, v in values.items()}
     delta = reference.delta
-    lines = tuple(Line(row, {m: summarize(shown[row.key][m]) for m in reference.metrics},
-                       welch(shown[row.key][delta], shown[row.vs][delta]) if row.vs else None,
+    lines = tuple(Line(row, {m: summarize(list(shown[row.key][m].values())) for m in reference.metrics},
+                       compare(shown, (row.key,), (row.vs,), delta) if row.vs else None,
                        paper_delta(reference, row))
                   for row in reference.rows)
     findings = []
     for f in reference.findings:
         claims = []
         for c in f.claims:
-            d = welch(_pooled(shown, c.a, delta), _pooled(shown, c.b, delta))
-            if d is not None and min(len(shown[k][delta]) for k in (*c.a, *c.b)) < 2:
-                # Spread over pooled rows with one seed each would be spread between rows, not over seeds.
-                d = replace(d, se=None, low=None, high=None, low90=None, high90=None, p=None)
-            claims.append(ClaimResult(_claim_text(c.a, c.b, c.expect), d,
-                                      verdict(d, c.expect, reference.margin)))
+            d = compare(shown, c.a, c.b, delta)
+            claims.append(ClaimResult(_claim_text(c.a, c.b, c.expect), d, verdict(d, c.expect, reference.margin)))
         findings.append(FindingResult(f.number, f.text, tuple(claims), overall([c.verdict for c in claims])))
     return Layout(reference, scale, setting, lines, tuple(findings))

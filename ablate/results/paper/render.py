@@ -22,9 +22,9 @@ def _num(x: float | None, digits: int = 2, sign: bool = True) -> str:
 def describe(d: Difference | None) -> str:
     """A difference with its 95% interval, Welch's p and the seeds per side."""
     if d is None:
-        return "no runs"
+        return "no runs on a seed common to the rows"
     if d.low is None:
-        return f"{_num(d.diff)} (n = {d.n_a} vs {d.n_b}; a row has fewer than two seeds: no test)"
+        return f"{_num(d.diff)} (n = {d.n_a} vs {d.n_b}; fewer than two seeds common to the rows: no test)"
     return (f"{_num(d.diff)}, 95% CI [{_num(d.low)}, {_num(d.high)}], Welch p = {d.p:.3g}, "
             f"n = {d.n_a} vs {d.n_b}")
 

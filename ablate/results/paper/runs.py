@@ -44,16 +44,18 @@ def load_scale(results: Path, scale: str) -> pd.DataFrame:
     return frame[frame["status"] == "completed"]
 
 
-def row_values(reference: Reference, scale: str, frame: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
-    """Row key -> metric -> one value per completed seed (missing or NaN metrics are left out)."""
-    out: dict[str, dict[str, list[float]]] = {row.key: {m: [] for m in reference.metrics} for row in reference.rows}
+def row_values(reference: Reference, scale: str, frame: pd.DataFrame) -> dict[str, dict[str, dict[int, float]]]:
+    """Row key -> metric -> seed -> value, over completed runs (missing or NaN metrics are left out)."""
+    out: dict[str, dict[str, dict[int, float]]] = {row.key: {m: {} for m in reference.metrics}
+                                                   for row in reference.rows}
     if frame.empty:
         return out
     for key, group_hash in row_hashes(reference.name, scale).items():
-        runs = frame[frame["group_hash"] == group_hash].sort_values("seed")
+        runs = frame[frame["group_hash"] == group_hash]
         for metric in reference.metrics:
             if metric in runs.columns:
-                out[key][metric] = [float(v) for v in runs[metric] if v is not None and not math.isnan(float(v))]
+                out[key][metric] = {int(seed): float(v) for seed, v in zip(runs["seed"], runs[metric])
+                                    if v is not None and not math.isnan(float(v))}
     return out
 
 

@@ -74,3 +74,25 @@ def test_eval_on_an_image_folder(cli, tmp_path):
                  "data.num_classes=2", "data.img_size=28", "runtime.workers=0")
     assert result.exit_code == 0, result.output
     assert "top1" in result.stdout and "folder" in result.stdout
+
+
+def test_live_view_shows_progress_of_running_runs(tmp_path):
+    from omegaconf import OmegaConf
+    from rich.console import Console
+
+    from ablate.sweep.display import SweepView
+    from ablate.sweep.launch import Progress
+    from ablate.sweep.plan import Job
+
+    config = OmegaConf.create({"train": {"epochs": 4}})
+    jobs = [Job(["rpe=irpe_k"], config, tmp_path / "run-a", False),
+            Job(["rpe=none"], config, tmp_path / "run-b", True)]
+    jobs[0].directory.mkdir()
+    (jobs[0].directory / "metrics.jsonl").write_text('{"epoch": 0, "top1": 71.25, "loss": 0.9}\n')
+    progress = Progress(jobs, workers=1)
+    progress.start(jobs[0])
+    console = Console(record=True, width=120)
+    console.print(SweepView(progress))
+    text = console.export_text()
+    assert "runs 1/2 done" in text and "ETA" in text
+    assert "run-a" in text and "rpe=irpe_k" in text and "1/4" in text and "top1 71.25" in text

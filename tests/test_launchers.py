@@ -1,11 +1,15 @@
 """Sweeps through Hydra launchers (submitit's local executor, joblib): same identity, skip and resume as
 the local launcher, and the records on disk decide each run's outcome, never the launcher's report."""
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from conftest import FAST
 
+from ablate.engine.checkpoint import CHECKPOINT
 from ablate.engine.runner import execute, run_lock
 from ablate.results.records import read_metrics, read_record, run_dirs, write_record
 from ablate.sweep.launchers import _settle, _stamp, split_settings
@@ -156,3 +160,41 @@ def test_slurm_config_submits_one_array_job_per_sweep(cli, results, tmp_path, mo
     runs = records(results)
     assert len(runs) == 2 and {r["status"] for r in runs.values()} == {"failed"}
     assert all("ended without writing a record" in r["error"] for r in runs.values())
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is pid (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_preempted_submitit_job_is_requeued_and_resumes_from_its_checkpoint(cli, results):
+    """SIGUSR2 is the preemption signal submitit handles: it requeues the job, which resumes the run."""
+    run = [*FAST, "rpe=none", "data.train_limit=128", "train.epochs=12"]
+    [job] = plan_runs(run, results)
+    outcome = {}
+    sweep = threading.Thread(target=lambda: outcome.update(result=cli("sweep", "--launcher", "submitit_local", *run,
+                                                                      results=results)))
+    sweep.start()
+    deadline = time.monotonic() + 300
+    while not (job.directory / CHECKPOINT).exists() and time.monotonic() < deadline:  # epoch 0 is saved
+        time.sleep(0.1)
+    [controller] = [int(p.name) for p in (results / ".launcher").glob("*/.submitit/*") if p.name.isdigit()]
+    [task] = _children(controller)
+    os.kill(task, signal.SIGUSR2)
+    sweep.join(timeout=600)
+
+    assert outcome["result"].exit_code == 0, outcome["result"].output
+    record = read_record(job.directory)
+    assert record["status"] == "completed" and len(record["resumed_at_epochs"]) == 1
+    assert 1 <= record["resumed_at_epochs"][0] < 12  # resumed mid-way, from the last epoch's checkpoint
+    assert [row["epoch"] for row in read_metrics(job.directory)] == list(range(12))  # nothing lost or repeated
+    log = "".join(p.read_text() for p in (results / ".launcher").glob(f"*/.submitit/{controller}/*_log.*"))
+    assert "this job is preempted" in log and "Requeued job" in log

@@ -14,7 +14,6 @@ gradients that are zero in exact arithmetic (the key bias, which softmax ignores
 """
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -63,7 +62,8 @@ def test_two_processes_match_one(tmp_path):
     assert abs(b["top1"] - a["top1"]) <= ONE_IMAGE + 1e-9 and abs(b["top5"] - a["top5"]) <= ONE_IMAGE + 1e-9
 
     # checkpoints are the bare model's (no DDP "module." prefix) and the weights agree
-    mine, theirs = load_checkpoint(one.directory / CHECKPOINT)["model"], load_checkpoint(directory / CHECKPOINT)["model"]
+    mine = load_checkpoint(one.directory / CHECKPOINT)["model"]
+    theirs = load_checkpoint(directory / CHECKPOINT)["model"]
     assert mine.keys() == theirs.keys()
     assert max((mine[k] - theirs[k]).abs().max().item() for k in mine) < 1e-3
 

@@ -51,7 +51,7 @@ def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results, t
     assert logs == ["0_log.out", "0_log.out", "1_log.out", "1_log.out"]  # two jobs of two tasks each
 
     whole = next(job for job in planned if job is not interrupted)
-    alone = plan_runs([*FAST, *GRID], tmp_path / "alone")[[j.directory.name for j in planned].index(whole.directory.name)]
+    [alone] = [j for j in plan_runs([*FAST, *GRID], tmp_path / "alone") if j.directory.name == whole.directory.name]
     single = execute(alone.config, alone.directory, alone.overrides)["metrics"]
     double = runs[whole.directory.name]["metrics"]
     assert double["loss"] == pytest.approx(single["loss"], abs=1e-4) and abs(double["top1"] - single["top1"]) < 0.3

@@ -99,3 +99,30 @@ def test_a_non_finite_loss_stops_the_step_before_backward():
     with pytest.raises(Diverged, match="1 of 1 processes at step 7"):
         AgreedStep(step, World())(torch.tensor(float("nan")))
     assert not step.called
+
+
+def test_image_folder_loaders_shard_by_sampler():
+    """DataLoader data (image folders): each process draws batch/N samples a step, the processes' samples
+    are disjoint and together cover the epoch; the order follows torch's global RNG (re-seeded per
+    epoch by the runner); validation gives each sample to exactly one process, with exact counts."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from ablate.engine.distributed import shard_train, shard_val
+
+    data = TensorDataset(torch.arange(40.0).view(40, 1), torch.arange(40))
+    train = DataLoader(data, batch_size=8, shuffle=True, drop_last=True)
+
+    def epoch(rank: int, seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(seed)
+        return [labels for _, labels in shard_train(train, World(rank, 2), 8)]
+
+    a, b = epoch(0, 1), epoch(1, 1)
+    assert len(a) == len(b) == 5 and all(len(x) == 4 for x in a + b)
+    assert sorted(torch.cat(a + b).tolist()) == list(range(40))
+    assert torch.equal(torch.cat(epoch(0, 1)), torch.cat(a)) and not torch.equal(torch.cat(epoch(0, 2)), torch.cat(a))
+    with pytest.raises(ValueError, match="divisible by the 3 processes"):
+        shard_train(train, World(0, 3), 8)
+
+    shards = [shard_val(DataLoader(data, batch_size=16), World(rank, 3)) for rank in range(3)]
+    seen = [torch.cat([labels for _, labels in shard]).tolist() for shard in shards]
+    assert sorted(sum(seen, [])) == list(range(40)) and [s.samples for s in shards] == [14, 13, 13]

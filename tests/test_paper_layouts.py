@@ -80,7 +80,7 @@ def test_missing_rows_print_blank(tmp_path, capsys):
     assert md_row(text, "Euclidean", "no", "bias") == ["Euclidean", "no", "bias", "", "80.1", "", "+0.2"]
     assert md_row(text, "Product", "yes", "contextual")[5] == "+2.00 ± 0.82"
     assert "Finding 1 (Directed (cross, product) > undirected (euc, quant).): **not resolved at this scale**" in text
-    assert "euc_ctx > euc_bias: no runs" in text
+    assert "euc_ctx > euc_bias: no runs on a seed common to the rows → not resolved" in text
 
 
 def test_a_single_seed_has_no_spread_and_resolves_nothing(tmp_path, capsys):
@@ -89,8 +89,16 @@ def test_a_single_seed_has_no_spread_and_resolves_nothing(tmp_path, capsys):
     assert md_row(text, "DeiT-S (no RPE)")[3] == "70.00 ± n/a (1)"
     assert md_row(text, "Cross", "yes", "bias")[5] == "+4.00 ± n/a"
     assert "**holds**" not in text and "**reversed**" not in text
-    assert "euc_ctx > euc_bias: -1.00 (n = 1 vs 1; a row has fewer than two seeds: no test)" in text
-    assert "(n = 4 vs 4; a row has fewer than two seeds: no test) → not resolved at this scale" in text
+    assert "euc_ctx > euc_bias: -1.00 (n = 1 vs 1; fewer than two seeds common to the rows: no test)" in text
+    assert "(n = 4 vs 4; fewer than two seeds common to the rows: no test) → not resolved at this scale" in text
+
+
+def test_differences_use_the_seeds_both_rows_have(tmp_path, capsys):
+    write_runs(tmp_path, "table1", {"none": [70.0, 72.0, 74.0], "euc_bias": [71.0],
+                                    "cross_bias": [71.0, 73.5]})
+    text = report(tmp_path, capsys=capsys)
+    assert md_row(text, "Euclidean", "no", "bias")[3:6] == ["71.00 ± n/a (1)", "80.1", "+1.00 ± n/a"]
+    assert md_row(text, "Cross", "yes", "bias")[3:6] == ["72.25 ± 1.77 (2)", "80.5", "+1.25 ± 1.60"]
 
 
 def test_failed_runs_and_other_configs_are_not_counted(tmp_path, capsys):

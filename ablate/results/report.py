@@ -52,10 +52,23 @@ def load_records(results: Path, experiment: str | None = None,
 
 
 def default_factors(frame: pd.DataFrame) -> list[str]:
-    """Config columns that take more than one value, except seed and run-time options."""
+    """Config columns that tell runs apart (seed and run-time options aside), in config order.
+
+    A column is left out when the columns before it already determine it (rpe.ratio once rpe.method
+    and rpe.mode are there), so a table keeps one column per real factor.
+    """
     config_columns = [c for c in frame.columns if "." in c or c in ("task",)]
-    return [c for c in config_columns if not c.startswith(NOT_FACTORS) and c not in NOT_FACTORS
-            and frame[c].nunique(dropna=False) > 1]
+    varying = [c for c in config_columns if not c.startswith(NOT_FACTORS) and c not in NOT_FACTORS
+               and frame[c].nunique(dropna=False) > 1]
+    text = frame[varying].astype(str)
+    kept: list[str] = []
+    groups = 1
+    for column in varying:
+        count = len(text[[*kept, column]].drop_duplicates())
+        if count > groups:
+            kept.append(column)
+            groups = count
+    return kept
 
 
 def summarize(frame: pd.DataFrame, factors: list[str] | None = None,
@@ -85,6 +98,7 @@ def _pm(mean: float, std: float) -> str:
 def readable(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
     """Each metric's mean and std merged into one 'mean ± std' column."""
     out = summary.drop(columns=[f"{m}_{s}" for m in metrics for s in ("mean", "std")])
+    out = out.astype(object).where(out.notna(), "-")  # a factor that does not apply (rpe.mode of no RPE)
     n = out.pop("n")
     for m in metrics:
         out[m] = [_pm(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]

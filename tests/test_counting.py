@@ -40,3 +40,10 @@ def test_params_counts_every_parameter():
     expected = sum(p.numel() for p in model.parameters())
     assert count_params(model) == expected
     assert count_params(timm.create_model("deit_micro_patch4_28")) == expected - 3 * 4 * 32 * 50
+
+
+def test_timm_attention_options_are_honoured_or_refused():
+    model = timm.create_model("deit_micro_patch4_28", rpe="ctx_product_50_shared_k", proj_bias=False)
+    assert all(block.attn.proj.bias is None for block in model.blocks)
+    with pytest.raises(ValueError, match="scale_norm"):
+        timm.create_model("deit_micro_patch4_28", scale_attn_norm=True)

@@ -145,7 +145,8 @@ class RPEAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = False, qk_norm: bool = False,
                  attn_drop: float = 0.0, proj_drop: float = 0.0, norm_layer: type[nn.Module] | None = None,
-                 rpe: RPEConfig | None = None, backend: str = "auto", **timm_kwargs: object) -> None:
+                 rpe: RPEConfig | None = None, backend: str = "auto", proj_bias: bool = True,
+                 scale_norm: bool = False, **timm_kwargs: object) -> None:
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
@@ -158,7 +159,9 @@ class RPEAttention(nn.Module):
         self.q_norm = norm_layer(self.head_dim) if qk_norm else nn.Identity()
         self.k_norm = norm_layer(self.head_dim) if qk_norm else nn.Identity()
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
+        if scale_norm:
+            raise ValueError("RPEAttention has no scale_norm (timm's attention-output norm): build without it")
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
         self.proj_drop = nn.Dropout(proj_drop)
         self.rpe_q, self.rpe_k, self.rpe_v = build_rpe(rpe, self.head_dim, num_heads)
 

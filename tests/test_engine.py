@@ -102,3 +102,22 @@ def test_checkpoint_state_rejects_non_checkpoints(tmp_path):
         checkpoint_state(junk)
     with pytest.raises(ValueError, match="checkpoint not found"):
         checkpoint_state(tmp_path / "absent.pth")
+
+
+def test_tensorboard_logs_epoch_scalars_when_enabled(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from ablate.engine.tensorboard import TensorBoard
+    board = TensorBoard(tmp_path, enabled=True)
+    board.log({"epoch": 0, "top1": 50.0, "loss": 1.5, "note": "text is skipped"})
+    board.log({"epoch": 1, "top1": 60.0, "loss": 1.0, "note": "text is skipped"})
+    board.close()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert sorted(events.Tags()["scalars"]) == ["loss", "top1"]
+    assert [(e.step, e.value) for e in events.Scalars("top1")] == [(0, 50.0), (1, 60.0)]
+
+    off = TensorBoard(tmp_path / "off", enabled=False)
+    off.log({"epoch": 0, "top1": 1.0})
+    off.close()
+    assert not (tmp_path / "off").exists()

@@ -13,7 +13,8 @@ from ablate.results.paper.render import title  # noqa: E402
 
 def _label(layout: Layout, key: str) -> str:
     row = layout.reference.row(key)
-    text = " ".join(v for v in row.labels.values() if v and v != "-")
+    (_, head), *rest = row.labels.items()
+    text = ", ".join([head] + [f"{c}: {v}" for c, v in rest if v and v != "-"])
     return f"{text} (vs {row.vs})" if row.vs != layout.reference.baseline else text
 
 
@@ -47,7 +48,7 @@ def to_png(layout: Layout) -> bytes:
     if not any(line.delta for line in lines):
         ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", color="gray")
     if labelled:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -100,7 +100,7 @@ def format_delta(line: Line) -> str:
     d = line.delta
     if d is None:
         return BLANK
-    return f"{d.diff:+.2f} ± {NA if d.se is None else f'{d.se:.2f}'}"
+    return f"{round(d.diff, 2) + 0.0:+.2f} ± {NA if d.se is None else f'{d.se:.2f}'}"
 
 
 def _decimals(value: float | int) -> int:

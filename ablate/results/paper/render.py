@@ -15,8 +15,9 @@ from ablate.results.paper.stats import Difference
 SCALE_NAMES = {"proxy": "proxy scale", "paper": "paper scale"}
 
 
-def _num(x: float | None, digits: int = 2, sign: bool = True) -> str:
-    return NA if x is None else f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+def _num(x: float | None, digits: int = 2) -> str:
+    """A signed number; one that rounds to zero prints as +0.00, never -0.00."""
+    return NA if x is None else f"{round(x, digits) + 0.0:+.{digits}f}"
 
 
 def describe(d: Difference | None) -> str:

@@ -72,6 +72,7 @@ def setting_of(frame: pd.DataFrame, reference: Reference, scale: str) -> str:
     for key, label in (("data.train_limit", "train images"), ("data.val_limit", "val images")):
         if key in runs.columns and not pd.isna(first.get(key)):
             parts.append(f"{int(first[key])} {label}")
-    parts.append(f"{int(first['train.epochs'])} epochs, batch {int(first['train.batch_size'])}")
+    epochs = int(first["train.epochs"])
+    parts.append(f"{epochs} epoch{'' if epochs == 1 else 's'}, batch {int(first['train.batch_size'])}")
     parts.append(f"seeds {', '.join(str(s) for s in sorted(runs['seed'].unique()))}")
     return "; ".join(parts)

@@ -121,3 +121,11 @@ def test_report_cli_writes_output_file(cli, tmp_path):
 def test_report_cli_without_records_fails(cli, tmp_path):
     result = cli("report", results=tmp_path / "empty")
     assert result.exit_code == 1 and "no run records" in result.stderr
+
+
+def test_report_filters_by_experiment(tmp_path):
+    make_record(tmp_path, with_changes(name="a"), 80.0)
+    make_record(tmp_path, with_changes(name="b"), 90.0)
+    assert list(load_records(tmp_path, "a")["top1"]) == [80.0]
+    both = summarize(load_records(tmp_path))
+    assert list(both["experiment"]) == ["a", "b"] and list(both["top1_mean"]) == [80.0, 90.0]

@@ -66,7 +66,7 @@ def build(cfg: DictConfig, device: torch.device) -> "DetectionTask":
                              f"{split.num_classes - 1}")
     model = build_detr_model(cfg.model, cfg.rpe, data.num_classes)
     train_loader = build_detection_loader(train_set, cfg.train.batch_size, True, cfg.runtime.workers, data.train_limit)
-    val_loader = build_detection_loader(val_set, cfg.eval.batch_size, False, cfg.runtime.workers)
+    val_loader = build_detection_loader(val_set, cfg.eval.batch_size, False, cfg.runtime.workers, data.val_limit)
     criterion = build_criterion(data.num_classes, eos_coef=cfg.model.eos_coef)
     return DetectionTask(model.to(device), criterion.to(device), train_loader, val_loader, val_set.coco, device,
                          cfg.model.backbone_lr_scale, (3, data.eval_size, data.eval_size))

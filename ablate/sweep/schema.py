@@ -62,6 +62,7 @@ class DetectionDataSchema:
     root: Optional[str] = None  # COCO 2017 folder, or the composite set's cache folder
     num_classes: int = MISSING  # largest category id + 1 (91 for COCO)
     train_limit: Optional[int] = None
+    val_limit: Optional[int] = None  # evaluate on the first N validation images only
     scales: list[int] = field(default_factory=lambda: [480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800])
     max_size: int = 1333
     crop_scales: list[int] = field(default_factory=lambda: [400, 500, 600])

@@ -92,7 +92,8 @@ def summarize(frame: pd.DataFrame, factors: list[str] | None = None,
 
 
 def _pm(mean: float, std: float) -> str:
-    return f"{mean:.2f}" if pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
+    digits = 0 if abs(mean) >= 1000 else 2  # counts (params, MACs) read best without decimals
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def readable(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:

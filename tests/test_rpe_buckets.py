@@ -5,9 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ablate.rpe import allocated_buckets, bucket_map, clip_index, piecewise_index, total_allocated_buckets, used_buckets
-from test_rpe_spec import (CROSS_COLS_2x5_R1_QUERY4, EUC_3x3_R1_QUERY0, PRODUCT_3x3_CLIP_R1_QUERY0,
-                           PRODUCT_3x3_R1_QUERY0, PRODUCT_3x3_R1_QUERY4, QUANT_3x3_R1_QUERY0, SITE_METHODS,
-                           spec_allocated, spec_bucket_map, spec_g, spec_h, spec_used)
+from test_rpe_spec import (HAND_WORKED_ROWS, SITE_METHODS, spec_allocated, spec_bucket_map, spec_g, spec_h,
+                           spec_used)
 
 
 def _index(fn, xs, ratio):
@@ -40,14 +39,7 @@ def _code_map(method, ratio, height, width, skip, index):
     return bucket_map(method, ratio, height, width, skip, index).tolist()
 
 
-@pytest.mark.parametrize("method,index,query,height,width,expected", [
-    ("product", "piecewise", 0, 3, 3, PRODUCT_3x3_R1_QUERY0),
-    ("product", "piecewise", 4, 3, 3, PRODUCT_3x3_R1_QUERY4),
-    ("product", "clip", 0, 3, 3, PRODUCT_3x3_CLIP_R1_QUERY0),
-    ("euc", "piecewise", 0, 3, 3, EUC_3x3_R1_QUERY0),
-    ("quant", "piecewise", 0, 3, 3, QUANT_3x3_R1_QUERY0),
-    ("cross_cols", "piecewise", 4, 2, 5, CROSS_COLS_2x5_R1_QUERY4),
-])
+@pytest.mark.parametrize("method,index,query,height,width,expected", HAND_WORKED_ROWS)
 def test_hand_worked_rows(method, index, query, height, width, expected):
     assert _code_map(method, 1.0, height, width, 0, index)[query] == expected
     last = allocated_buckets(method, 1.0, 1) - 1

@@ -103,14 +103,19 @@ QUANT_3x3_R1_QUERY0 = [2, 3, 4, 3, 3, 4, 4, 4, 4]
 CROSS_COLS_2x5_R1_QUERY4 = [4, 4, 3, 3, 2] * 2
 
 
-@pytest.mark.parametrize("method,index,query,height,width,expected", [
+# (method, index, query, height, width, expected row) at ratio 1.0: checked against the reference here and
+# against the code in test_rpe_buckets.py.
+HAND_WORKED_ROWS = [
     ("product", "piecewise", 0, 3, 3, PRODUCT_3x3_R1_QUERY0),
     ("product", "piecewise", 4, 3, 3, PRODUCT_3x3_R1_QUERY4),
     ("product", "clip", 0, 3, 3, PRODUCT_3x3_CLIP_R1_QUERY0),
     ("euc", "piecewise", 0, 3, 3, EUC_3x3_R1_QUERY0),
     ("quant", "piecewise", 0, 3, 3, QUANT_3x3_R1_QUERY0),
     ("cross_cols", "piecewise", 4, 2, 5, CROSS_COLS_2x5_R1_QUERY4),
-])
+]
+
+
+@pytest.mark.parametrize("method,index,query,height,width,expected", HAND_WORKED_ROWS)
 def test_reference_matches_hand_worked_rows(method, index, query, height, width, expected):
     assert spec_bucket_map(method, 1.0, height, width, 0, index)[query] == expected
     with_cls = spec_bucket_map(method, 1.0, height, width, 1, index)

@@ -30,7 +30,7 @@ def test_each_sweep_runs_exactly_its_tables_rows_with_three_seeds():
 
 
 @pytest.mark.parametrize("scale, model, data, epochs", [
-    ("proxy", "deit_micro_patch4_28", "fashion_mnist", 1),
+    ("proxy", "deit_pico_patch4_28", "fashion_mnist", 3),
     ("paper", "deit_small_patch16_224_rpe", "folder", 300)])
 def test_scales_of_the_imagenet_tables(scale, model, data, epochs):
     with Composer() as composer:

@@ -76,8 +76,8 @@ def test_every_official_name_is_registered():
             for sites in SITES:
                 assert f"deit_{size}_patch16_224_ctx_{method}_shared_{sites}" in names
         assert f"deit_{size}_patch16_224_rpe" in names
-    assert {"deit_micro_patch4_28", "deit_nano_patch4_28"} <= set(names)
-    assert len(names) == 3 * (1 + 12) + 2
+    assert {"deit_pico_patch4_28", "deit_micro_patch4_28", "deit_nano_patch4_28"} <= set(names)
+    assert len(names) == 3 * (1 + 12) + 3
 
 
 @pytest.mark.parametrize("name", registered_names())

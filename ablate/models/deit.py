@@ -4,7 +4,7 @@ After `import ablate`, `timm.create_model(name, **kwargs)` builds:
 - the official names deit_{tiny,small,base}_patch16_224_ctx_{product_50,...}_shared_{k,qk,qkv},
   whose state dicts are the authors' (learned position embedding and class token kept);
 - deit_{tiny,small,base}_patch16_224_rpe, taking any `rpe` (an RPEConfig, a suffix string, or None);
-- CPU-sized 28x28 variants deit_micro_patch4_28 and deit_nano_patch4_28 (grey, 10 classes).
+- CPU-sized 28x28 variants deit_{pico,micro,nano}_patch4_28 (grey, 10 classes, 7x7 grid).
 Every name takes rpe=, abs_pos= (learned | sincos | none), attn_backend= (see ablate.rpe.BACKENDS) and
 baseline= (one of ablate.rpe.baselines.BASELINES: the paper's Table 5 RPEs, instead of iRPE).
 """
@@ -24,6 +24,7 @@ _SIZES = {
     "base": dict(embed_dim=768, depth=12, num_heads=12),
 }
 _CPU_SIZES = {
+    "pico": dict(embed_dim=64, depth=4, num_heads=2),
     "micro": dict(embed_dim=96, depth=4, num_heads=3),
     "nano": dict(embed_dim=192, depth=6, num_heads=3),
 }

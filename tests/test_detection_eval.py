@@ -153,7 +153,7 @@ def test_backbone_parameters_train_at_the_scaled_learning_rate():
     model = build_detr("rpe-2.0-product-ctx-1-k", num_classes=3, backbone="resnet18", hidden_dim=32, nheads=4,
                        enc_layers=1, dec_layers=1, dim_feedforward=64, num_queries=5)
     task = DetectionTask(model, build_criterion(3), [], [], None, torch.device("cpu"), 0.1, (3, 64, 64))
-    groups = task.param_groups(weight_decay=1e-4, decay_rpe=False)
+    groups = task.param_groups(weight_decay=1e-4, decay_rpe=False, decay_all=False)
     backbone = {id(p) for p in model.backbone.parameters()}
     for group in groups:
         in_backbone = {id(p) in backbone for p in group["params"]}

@@ -28,6 +28,35 @@ def test_schedule_warms_up_then_cosine_to_min():
     assert all(a >= b for a, b in zip(values, values[1:]))
 
 
+def test_step_schedule_holds_lr_then_divides_by_ten():
+    kw = dict(total=100, warmup=10, lr=1e-3, min_lr=1e-5, warmup_lr=1e-6, drop=60)
+    assert lr_at(5, **kw) == pytest.approx(1e-6 + (1e-3 - 1e-6) / 2)
+    assert [lr_at(s, **kw) for s in (10, 59)] == pytest.approx([1e-3, 1e-3])
+    assert [lr_at(s, **kw) for s in (60, 99)] == pytest.approx([1e-4, 1e-4])
+
+
+def test_decay_all_puts_every_parameter_in_one_decayed_group():
+    model = timm.create_model("deit_micro_patch4_28", rpe=RPEConfig(rpe_on="qkv"))
+    groups = param_groups(model, 1e-4, decay_rpe=False, decay_all=True)
+    assert [g["weight_decay"] for g in groups] == [1e-4]
+    assert sorted(map(id, groups[0]["params"])) == sorted(id(p) for p in model.parameters())
+
+
+def test_lr_drop_is_an_epoch_turned_into_steps():
+    from omegaconf import OmegaConf
+
+    from ablate.engine.optim import build_stepper
+    train = OmegaConf.create(dict(base_lr=5.12, batch_size=1, amp=False, clip_grad=None, epochs=3, warmup_epochs=0,
+                                  min_lr=0.0, warmup_lr=0.0, lr_drop=2))
+    layer = torch.nn.Linear(2, 1)
+    step = build_stepper([{"params": list(layer.parameters()), "weight_decay": 0.0}], torch.device("cpu"), train, 5)
+    lrs = []
+    for _ in range(15):
+        lrs.append(step.optimizer.param_groups[0]["lr"])
+        step(layer(torch.ones(1, 2)).sum())
+    assert lrs == pytest.approx([0.01] * 10 + [0.001] * 5)
+
+
 @pytest.mark.parametrize("decay_rpe", [False, True])
 def test_no_decay_groups(decay_rpe):
     model = timm.create_model("deit_micro_patch4_28", rpe=RPEConfig(rpe_on="qkv"))

@@ -50,6 +50,7 @@ def test_scales_of_table6_and_table5():
         shaw = composer.config(["experiment=paper/table5", f"{ROW_KEY}=shaw"])
     assert (paper.task, paper.model.backbone, paper.model.enc_layers, paper.data.name, paper.train.epochs) == \
         ("detection", "resnet50", 6, "coco", 300)
+    assert (paper.train.lr_drop, paper.train.decay_all) == (200, True)  # DETR: lr / 10 after 200 of 300
     assert (proxy.data.name, proxy.model.position_embedding, proxy.rpe.mode, proxy.rpe.ratio) == \
         ("composite", "none", "contextual", 2.0)
     assert (shaw.model.baseline, shaw.rpe.method) == ("shaw", "none")

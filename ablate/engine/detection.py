@@ -132,11 +132,11 @@ class DetectionTask(Task):
         self.backbone_lr_scale = backbone_lr_scale
         self.steps_per_epoch = len(train_set)
 
-    def param_groups(self, weight_decay: float, decay_rpe: bool) -> list[dict]:
+    def param_groups(self, weight_decay: float, decay_rpe: bool, decay_all: bool) -> list[dict]:
         """The runner's decay groups, each split into backbone (lr scaled, as DETR's lr_backbone) and the rest."""
         backbone = {id(p) for p in self.model.backbone.parameters()}
         groups = []
-        for group in param_groups(self.model, weight_decay, decay_rpe):
+        for group in param_groups(self.model, weight_decay, decay_rpe, decay_all):
             rest = [p for p in group["params"] if id(p) not in backbone]
             trunk = [p for p in group["params"] if id(p) in backbone]
             groups.append({**group, "params": rest})

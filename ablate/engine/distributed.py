@@ -199,9 +199,9 @@ class DistributedTask(Task):
         ids = [world.device] if world.device.type == "cuda" else None
         task.train_model = DistributedDataParallel(task.model, device_ids=ids)
 
-    def param_groups(self, weight_decay: float, decay_rpe: bool) -> list[dict]:
+    def param_groups(self, weight_decay: float, decay_rpe: bool, decay_all: bool) -> list[dict]:
         """The task's own parameter groups."""
-        return self.task.param_groups(weight_decay, decay_rpe)
+        return self.task.param_groups(weight_decay, decay_rpe, decay_all)
 
     def train_epoch(self, epoch: int, step: Stepper) -> dict[str, float]:
         """One epoch on every process; loss is the mean over all processes' images, images their total."""

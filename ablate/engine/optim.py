@@ -16,8 +16,10 @@ def scaled_lr(base_lr: float, batch_size: int) -> float:
     return base_lr * batch_size / 512
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float, decay_rpe: bool) -> list[dict]:
-    """Decay weights; not biases, norms, position embeddings, tokens; RPE tables as chosen."""
+def param_groups(model: torch.nn.Module, weight_decay: float, decay_rpe: bool, decay_all: bool = False) -> list[dict]:
+    """Decay weights; not biases, norms, position embeddings, tokens; RPE tables as chosen (all: DETR's way)."""
+    if decay_all:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -32,10 +34,14 @@ def param_groups(model: torch.nn.Module, weight_decay: float, decay_rpe: bool) -
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def lr_at(step: int, total: int, warmup: int, lr: float, min_lr: float, warmup_lr: float) -> float:
-    """Linear warm-up from warmup_lr to lr, then cosine from lr to min_lr at the last step."""
+def lr_at(step: int, total: int, warmup: int, lr: float, min_lr: float, warmup_lr: float,
+          drop: int | None = None) -> float:
+    """Linear warm-up from warmup_lr to lr, then cosine from lr to min_lr at the last step; or, with a drop
+    step (DETR's schedule), lr held constant and divided by 10 from that step on."""
     if step < warmup:
         return warmup_lr + (lr - warmup_lr) * step / warmup
+    if drop is not None:
+        return lr if step < drop else lr / 10
     t = (step - warmup) / max(1, total - warmup)
     return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(1.0, t)))
 
@@ -45,9 +51,10 @@ class Stepper:
 
     def __init__(self, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter], device: torch.device,
                  amp: bool, clip_grad: float | None, total_steps: int, warmup_steps: int, lr: float,
-                 min_lr: float, warmup_lr: float):
+                 min_lr: float, warmup_lr: float, drop_step: int | None = None):
         self.optimizer, self.params, self.clip_grad = optimizer, params, clip_grad
-        self.schedule = dict(total=total_steps, warmup=warmup_steps, lr=lr, min_lr=min_lr, warmup_lr=warmup_lr)
+        self.schedule = dict(total=total_steps, warmup=warmup_steps, lr=lr, min_lr=min_lr, warmup_lr=warmup_lr,
+                             drop=drop_step)
         self.device_type = device.type
         # Mixed precision only on CUDA: bf16 where supported (no scaler needed), else fp16 with a scaler.
         self.amp_dtype = None
@@ -106,5 +113,6 @@ def build_stepper(task_params: list[dict], device: torch.device, train, steps_pe
     lr = scaled_lr(train.base_lr, train.batch_size)
     optimizer = torch.optim.AdamW(task_params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
     params = [p for group in task_params for p in group["params"]]
+    drop = None if train.lr_drop is None else train.lr_drop * steps_per_epoch
     return Stepper(optimizer, params, device, train.amp, train.clip_grad, train.epochs * steps_per_epoch,
-                   round(train.warmup_epochs * steps_per_epoch), lr, train.min_lr, train.warmup_lr)
+                   round(train.warmup_epochs * steps_per_epoch), lr, train.min_lr, train.warmup_lr, drop)

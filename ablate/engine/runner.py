@@ -90,8 +90,8 @@ class Run:
             task = DistributedTask(task, self.world, cfg.train.batch_size)
         if task.steps_per_epoch == 0:
             raise ValueError(f"train.batch_size={cfg.train.batch_size} is larger than the training set")
-        step = build_stepper(task.param_groups(cfg.train.weight_decay, cfg.train.decay_rpe), self.device,
-                             cfg.train, task.steps_per_epoch)
+        groups = task.param_groups(cfg.train.weight_decay, cfg.train.decay_rpe, cfg.train.decay_all)
+        step = build_stepper(groups, self.device, cfg.train, task.steps_per_epoch)
         checkpoint = load_checkpoint(self.directory / CHECKPOINT)
         if checkpoint is None:
             self.size = {"params": count_params(task.model), "macs": count_macs(task.model, task.input_shape)}

@@ -34,9 +34,9 @@ class Task(ABC):
     def evaluate(self) -> dict[str, float]:
         """Evaluate on the validation split; returns metrics (the first is the headline metric)."""
 
-    def param_groups(self, weight_decay: float, decay_rpe: bool) -> list[dict]:
+    def param_groups(self, weight_decay: float, decay_rpe: bool, decay_all: bool) -> list[dict]:
         """Optimiser parameter groups; override for per-part learning rates (key lr_scale)."""
-        return param_groups(self.model, weight_decay, decay_rpe)
+        return param_groups(self.model, weight_decay, decay_rpe, decay_all)
 
 
 def _module(cfg: DictConfig):

@@ -106,6 +106,8 @@ class TrainSchema:
     warmup_epochs: float = 5.0
     weight_decay: float = 0.05
     decay_rpe: bool = False  # whether RPE lookup tables get weight decay
+    decay_all: bool = False  # DETR's way: decay every parameter (biases, norms, embeddings, RPE tables too)
+    lr_drop: Optional[int] = None  # DETR's schedule: lr constant after warm-up, /10 from this epoch; else cosine
     clip_grad: Optional[float] = None
     smoothing: float = 0.1
     mixup: float = 0.0

@@ -25,7 +25,7 @@ from ablate.engine.seed import epoch_seed, seed_everything
 from ablate.engine.task import build_task
 from ablate.engine.tensorboard import TensorBoard
 from ablate.models.counting import count_macs, count_params
-from ablate.results.records import (CONFIG, FINISHED, METRICS, config_hashes, read_record, write_atomic,
+from ablate.results.records import (CONFIG, METRICS, config_hashes, finished_record, write_atomic,
                                     write_record)
 
 RECORD_SCHEMA = 1
@@ -167,15 +167,6 @@ def build_record(cfg: DictConfig, directory: Path, overrides: list[str], status:
         "provenance": {**provenance(device), "started": started or _now(), "finished": _now()},
         "config": config,
     }
-
-
-def finished_record(directory: Path) -> dict | None:
-    """The record of a completed or diverged run, else None (unreadable counts as unfinished)."""
-    try:
-        record = read_record(directory)
-    except ValueError:
-        return None
-    return record if record is not None and record["status"] in FINISHED else None
 
 
 def execute(cfg: DictConfig, directory: Path, overrides: list[str],

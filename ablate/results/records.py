@@ -77,6 +77,15 @@ def read_record(directory: Path) -> dict | None:
     return record
 
 
+def finished_record(directory: Path) -> dict | None:
+    """The record of a completed or diverged run, else None (unreadable counts as unfinished)."""
+    try:
+        record = read_record(directory)
+    except ValueError:
+        return None
+    return record if record is not None and record["status"] in FINISHED else None
+
+
 def read_metrics(directory: Path) -> list[dict]:
     """The per-epoch metrics lines (a torn last line from a kill is ignored)."""
     rows = []

@@ -5,9 +5,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.engine.runner import finished_record
-from ablate.engine.task import check_task
-from ablate.results.records import run_dir
+from ablate.results.records import finished_record, run_dir
 from ablate.sweep.compose import Composer, ConfigError
 
 
@@ -41,6 +39,7 @@ def check_writable(results: Path) -> None:
 
 
 def _validated(cfg: DictConfig, overrides: list[str], many: bool) -> DictConfig:
+    from ablate.engine.task import check_task  # imports torch: not at module level, so `ablate ls` stays quick
     try:
         check_task(cfg)
     except ValueError as e:

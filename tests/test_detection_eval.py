@@ -133,7 +133,9 @@ def test_ablate_eval_on_a_detr_checkpoint_and_a_coco_folder(tmp_path):
     (coco / "annotations").mkdir(parents=True)
     (coco / "val2017").symlink_to(folder / "val")
     (coco / "annotations" / "instances_val2017.json").symlink_to(folder / "annotations" / "val.json")
-    overrides = ["model=detr_small", "data=coco", f"data.root={coco}", "data.num_classes=11", "data.eval_size=64",
+    # ~experiment: the default experiment's DeiT settings (model.abs_pos) do not apply to DETR
+    overrides = ["~experiment", "model=detr_small", "data=coco", f"data.root={coco}", "data.num_classes=11",
+                 "data.eval_size=64",
                  "model.hidden_dim=32", "model.nheads=4", "model.enc_layers=1", "model.dec_layers=1",
                  "model.enc_rpe2d=rpe-2.0-product-ctx-1-k", "eval.batch_size=3", "runtime.workers=0"]
     with Composer() as composer:

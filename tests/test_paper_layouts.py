@@ -61,7 +61,7 @@ def test_table1_prints_every_row_with_ours_and_the_papers(tmp_path, capsys):
     product_ctx = md_row(text, "Product", "yes", "contextual")
     assert product_ctx[3:5] == ["73.50 ± 0.10 (3)", "80.9"]
     assert product_ctx[5].startswith("+3.50 ± 0.13") and product_ctx[6] == "+1.0"
-    assert "Ours: model deit_micro_patch4_28; data fashion_mnist" in text
+    assert "Ours: model deit_pico_patch4_28; data fashion_mnist" in text
     body = [x for x in text.splitlines() if x.startswith("| ") and "---" not in x][1:]
     assert len(body) == 9 and all(x.count("|") == 8 for x in body)
 

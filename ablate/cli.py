@@ -274,5 +274,36 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
                   f"top5 {result['top5']:.2f}  loss {result['loss']:.4f}")
 
 
+@app.command("pretrain-backbone")
+def pretrain_backbone(
+        out: Annotated[Path, typer.Argument(help="Where the weights go (a .pth state dict with timm keys).")],
+        backbone: Annotated[str, typer.Option(help="A timm ResNet.")] = "resnet18",
+        width: Annotated[int, typer.Option(help="Channels of the first stage (model.backbone_width).")] = 16,
+        images: Annotated[int, typer.Option(help="Training scenes of one item each.")] = 30000,
+        epochs: Annotated[int, typer.Option(help="Passes over them.")] = 2,
+        seed: Annotated[int, typer.Option(help="Scenes, initialisation and order.")] = 0,
+        force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False) -> None:
+    """Pretrain a DETR trunk on single composite items (the proxy's stand-in for ImageNet weights)."""
+    import torch
+
+    from ablate.engine.pretrain_backbone import pretrain_backbone as pretrain
+    from ablate.engine.runner import cpu_count
+
+    out = out.expanduser()
+    if out.exists() and not force:
+        fail(f"{out} exists: pass --force to replace it")
+    if not backbone.startswith("resnet"):
+        fail(f"--backbone {backbone!r} is not a timm ResNet (e.g. resnet18)")
+    if min(width, images, epochs) < 1 or images < 128:
+        fail("--width and --epochs must be >= 1 and --images >= 128 (one batch)")
+    torch.set_num_threads(cpu_count())
+    try:
+        result = pretrain(out, backbone, width, images=images, epochs=epochs, seed=seed)
+    except (ValueError, RuntimeError) as e:
+        fail(str(e))
+    console.print(f"{out}: {backbone} width {width}, held-out top-1 {result['top1']:.2f} "
+                  f"({result['seconds']:.0f} s)")
+
+
 if __name__ == "__main__":
     app()

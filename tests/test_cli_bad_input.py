@@ -70,3 +70,13 @@ def test_jobs_must_be_positive(cli, results):
     result = cli("sweep", *FAST, "-j", "0", results=results)
     assert result.exit_code == 2 and "-j/--jobs" in result.stderr
     assert tree(results) == []
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("model.output_stride=4", "model.output_stride=4: expected 8, 16 or 32"),
+    ("model.backbone_weights=/tmp/r18.pth", "backbone_from_scratch=true and model.backbone_weights"),
+])
+def test_bad_detr_backbone(cli, results, override, needle):
+    result = cli("sweep", "experiment=detr_composite", "model.backbone_from_scratch=true", override, results=results)
+    assert result.exit_code == 2 and needle in result.stderr
+    assert tree(results) == []

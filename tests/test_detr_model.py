@@ -203,3 +203,31 @@ def test_backbone_loads_local_weights_and_freezes_the_stem(tmp_path):
     assert backbone.body.layer2[0].conv1.weight.requires_grad
     with pytest.raises(FileNotFoundError, match="backbone weights file not found"):
         Backbone("resnet18", train_backbone=True, weights=str(tmp_path / "missing.pth"))
+
+
+def test_backbone_without_weights_keeps_its_residual_branches_alive():
+    from ablate.models.detr.backbone import Backbone
+
+    # Frozen batch norm on timm's zero-initialised last norm of each block would zero every residual branch.
+    backbone = Backbone("resnet18", train_backbone=True)
+    features, _ = backbone(torch.randn(2, 3, 64, 64), torch.zeros(2, 64, 64, dtype=torch.bool))
+    features.sum().backward()
+    assert backbone.body.layer2[0].conv1.weight.grad.abs().sum() > 0
+    assert not backbone.body.conv1.weight.requires_grad
+
+
+def test_backbone_from_scratch_trains_everything_with_batch_norm():
+    from ablate.models.detr.backbone import Backbone
+
+    backbone = Backbone("resnet18", train_backbone=True, output_stride=8, from_scratch=True, width=16)
+    assert all(p.requires_grad for p in backbone.parameters())
+    assert isinstance(backbone.body.bn1, torch.nn.BatchNorm2d) and backbone.num_channels == 128
+    before = backbone.body.layer1[0].bn1.running_mean.clone()
+    features, mask = backbone(torch.randn(2, 3, 64, 48), torch.zeros(2, 64, 48, dtype=torch.bool))
+    assert features.shape == (2, 128, 8, 6) and mask.shape == (2, 8, 6)
+    assert backbone.body.layer1[0].conv1.weight.shape[0] == 16
+    assert not torch.equal(before, backbone.body.layer1[0].bn1.running_mean)
+    features.sum().backward()
+    assert backbone.body.conv1.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="from scratch takes no weights"):
+        Backbone("resnet18", train_backbone=True, weights="r18.pth", from_scratch=True)

@@ -38,8 +38,9 @@ def detr_rpe(model: DictConfig, rpe: DictConfig) -> RPEConfig | None:
 def build_detr_model(model: DictConfig, rpe: DictConfig, num_classes: int) -> DETR:
     """DETR from the model and rpe config groups."""
     return build_detr(detr_rpe(model, rpe), num_classes=num_classes, backbone=model.backbone,
-                      backbone_weights=model.backbone_weights, dilation=model.dilation,
-                      train_backbone=model.backbone_lr_scale > 0, position_embedding=model.position_embedding,
+                      backbone_weights=model.backbone_weights, output_stride=model.output_stride,
+                      train_backbone=model.backbone_lr_scale > 0, backbone_from_scratch=model.backbone_from_scratch,
+                      backbone_width=model.backbone_width, position_embedding=model.position_embedding,
                       hidden_dim=model.hidden_dim, nheads=model.nheads, enc_layers=model.enc_layers,
                       dec_layers=model.dec_layers, dim_feedforward=model.dim_feedforward, dropout=model.dropout,
                       num_queries=model.num_queries, aux_loss=model.aux_loss, attn_backend=model.attn_backend)
@@ -53,6 +54,16 @@ def check(cfg: DictConfig) -> None:
                          f"{', '.join(POSITION_ENCODINGS)}")
     if not cfg.model.backbone.startswith("resnet") or not timm.is_model(cfg.model.backbone):
         raise ValueError(f"model.backbone={cfg.model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
+    if cfg.model.output_stride not in (8, 16, 32):
+        raise ValueError(f"model.output_stride={cfg.model.output_stride}: expected 8, 16 or 32")
+    if cfg.model.backbone_from_scratch and cfg.model.backbone_weights is not None:
+        raise ValueError("model.backbone_from_scratch=true and model.backbone_weights are contradictory: use one")
+    weights = cfg.model.backbone_weights
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise ValueError(f"model.backbone_weights={weights} does not exist (for the composite proxy: "
+                         f"ablate pretrain-backbone {weights})")
+    if cfg.model.backbone_width is not None and cfg.model.backbone_width < 1:
+        raise ValueError(f"model.backbone_width={cfg.model.backbone_width}: expected a positive channel count")
     check_detection_data(cfg.data)
 
 

@@ -40,7 +40,9 @@ class DETRSchema:
     backbone: str = "resnet50"  # a timm ResNet
     backbone_weights: Optional[str] = None  # local ImageNet weights for the trunk; never downloaded
     backbone_lr_scale: float = 0.1  # DETR's lr_backbone / lr; 0 freezes the backbone
-    dilation: bool = False  # DC5: stride 16 instead of 32
+    backbone_from_scratch: bool = False  # random init, trained batch norm and stem (no ImageNet weights)
+    backbone_width: Optional[int] = None  # channels of the first stage (ResNet doubles them per stage)
+    output_stride: int = 32  # 16 is DETR's DC5 (dilated layer4); 8 dilates layer3 too
     position_embedding: str = "sine"  # sine | learned | none
     hidden_dim: int = 256
     nheads: int = 8

@@ -9,19 +9,29 @@ from torch import Tensor, nn
 
 
 class Backbone(nn.Module):
-    """A timm ResNet trunk as DETR uses it: frozen batch norm, stem and layer1 frozen, last feature map out."""
+    """A timm ResNet trunk: DETR's frozen batch norm and frozen stem, or trained whole from scratch."""
 
-    def __init__(self, name: str, train_backbone: bool, dilation: bool = False, weights: str | None = None):
+    def __init__(self, name: str, train_backbone: bool, output_stride: int = 32, weights: str | None = None,
+                 from_scratch: bool = False, width: int | None = None):
         super().__init__()
-        # output_stride 16 replaces layer4's stride with dilation (DETR's DC5 variant).
+        if from_scratch and weights is not None:
+            raise ValueError("a backbone trained from scratch takes no weights: drop backbone_weights or "
+                             "from_scratch")
+        # width sets the first stage's channels; later stages double them, as in ResNet.
+        widths = {} if width is None else {"channels": tuple(width * 2 ** i for i in range(4))}
+        # output_stride 16 dilates layer4 instead of striding (DETR's DC5), 8 layer3 as well. timm zero-initialises
+        # the last batch norm of each block; frozen at zero it would silence every residual branch for good.
         body = timm.create_model(name, pretrained=False, num_classes=0, global_pool="",
-                                 output_stride=16 if dilation else 32)
+                                 output_stride=output_stride, zero_init_last=from_scratch, **widths)
         if weights is not None:
             load_backbone_weights(body, weights)
-        self.body = freeze_batch_norm_2d(body)
+        # DETR's frozen statistics and frozen stem assume ImageNet weights; from scratch, batch norm has to
+        # learn its statistics and every layer its weights.
+        self.body = body if from_scratch else freeze_batch_norm_2d(body)
         for param_name, param in self.body.named_parameters():
             # DETR trains layer2-4 only; the stem and layer1 keep their (ideally pretrained) weights.
-            if not train_backbone or not param_name.startswith(("layer2", "layer3", "layer4")):
+            frozen_stem = not from_scratch and not param_name.startswith(("layer2", "layer3", "layer4"))
+            if not train_backbone or frozen_stem:
                 param.requires_grad_(False)
         self.num_channels = self.body.num_features
 
@@ -34,7 +44,8 @@ class Backbone(nn.Module):
 
 def load_backbone_weights(body: nn.Module, path: str) -> None:
     """Load ImageNet weights for the trunk from a local file (timm or torchvision ResNet keys; fc ignored)."""
-    if not Path(path).is_file():
+    path = Path(path).expanduser()
+    if not path.is_file():
         raise FileNotFoundError(f"backbone weights file not found: {path}")
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("model", state.get("state_dict", state))

@@ -18,7 +18,8 @@ def resolve_rpe(enc_rpe2d: str | RPEConfig | None) -> RPEConfig | None:
 
 
 def build_detr(enc_rpe2d: str | RPEConfig | None = None, num_classes: int = 91, backbone: str = "resnet50",
-               backbone_weights: str | None = None, dilation: bool = False, train_backbone: bool = True,
+               backbone_weights: str | None = None, output_stride: int = 32, train_backbone: bool = True,
+               backbone_from_scratch: bool = False, backbone_width: int | None = None,
                position_embedding: str = "sine", hidden_dim: int = 256, nheads: int = 8, enc_layers: int = 6,
                dec_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1, num_queries: int = 100,
                aux_loss: bool = True, attn_backend: str = "auto") -> DETR:
@@ -26,7 +27,8 @@ def build_detr(enc_rpe2d: str | RPEConfig | None = None, num_classes: int = 91, 
     rpe = resolve_rpe(enc_rpe2d)
     if rpe is not None and rpe.skip != 0:
         raise ValueError(f"DETR has no prefix tokens: RPE skip must be 0, got {rpe.skip}")
-    joiner = Joiner(Backbone(backbone, train_backbone, dilation, backbone_weights),
+    joiner = Joiner(Backbone(backbone, train_backbone, output_stride, backbone_weights, backbone_from_scratch,
+                             backbone_width),
                     build_position_encoding(position_embedding, hidden_dim))
     transformer = Transformer(hidden_dim, nheads, enc_layers, dec_layers, dim_feedforward, dropout, rpe, attn_backend)
     return DETR(joiner, transformer, num_classes, num_queries, aux_loss)

@@ -12,6 +12,8 @@ BAD = {
     "RPE option without an RPE": (["rpe=none", "rpe.mode=bias"], "rpe.method=none"),
     "missing dataset": (["data=fashion_mnist", "data.root=/nonexistent/fmnist"], "apt-get install"),
     "unknown model": (["model.name=nope"], "unknown model"),
+    "DETR under the DeiT default experiment": (["model=detr_small", "data=composite", "train=detr_cpu"],
+                                               "experiment=fashion_rpe sets abs_pos, which DETRSchema"),
 }
 
 

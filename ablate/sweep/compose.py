@@ -24,6 +24,10 @@ class ConfigError(ValueError):
 
 
 _NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^']*)'")
+# An experiment (the default one included) setting a key the chosen model's schema lacks, e.g. the DeiT
+# default experiment's model.abs_pos with model=detr_small.
+_FOREIGN_KEY = re.compile(r"In 'experiment/(?P<experiment>[^']+)'.*Key '(?P<key>[^']+)' not in "
+                          r"'(?P<schema>[^']+)'", re.S)
 
 
 def _one_line(e: BaseException) -> str:
@@ -36,6 +40,11 @@ def _one_line(e: BaseException) -> str:
                    if line.startswith("\t")]
         return (f"unknown option {found['group']}={found['option']} "
                 f"(available: {', '.join(options)})")
+    foreign = _FOREIGN_KEY.search(text)
+    if foreign:
+        return (f"experiment={foreign['experiment']} sets {foreign['key']}, which {foreign['schema']} does not have: "
+                f"drop the experiment with ~experiment or choose one made for this model "
+                f"(e.g. experiment=detr_composite)")
     if e.__cause__ is not None and str(e.__cause__) not in text:
         text = f"{text}: {e.__cause__}"
     lines = [line.strip() for line in text.split("Config search path")[0].splitlines()]

@@ -47,12 +47,19 @@ def test_scales_of_table6_and_table5():
         paper = composer.config(["experiment=paper/table6", "scale=paper", f"{ROW_KEY}=detr_sine_ctx_e300",
                                  "data.root=/coco"])
         proxy = composer.config(["experiment=paper/table6", f"{ROW_KEY}=detr_noape_ctx"])
+        proxy_long = composer.config(["experiment=paper/table6", f"{ROW_KEY}=detr_sine_ctx_long"])
         shaw = composer.config(["experiment=paper/table5", f"{ROW_KEY}=shaw"])
     assert (paper.task, paper.model.backbone, paper.model.enc_layers, paper.data.name, paper.train.epochs) == \
         ("detection", "resnet50", 6, "coco", 300)
     assert (paper.train.lr_drop, paper.train.decay_all) == (200, True)  # DETR: lr / 10 after 200 of 300
     assert (proxy.data.name, proxy.model.position_embedding, proxy.rpe.mode, proxy.rpe.ratio) == \
         ("composite", "none", "contextual", 2.0)
+    # DETR's recipe at proxy scale: a pretrained trunk at lr x0.1, lr / 10 after 2/3 of the epochs
+    assert (proxy.model.backbone_from_scratch, proxy.model.backbone_lr_scale, proxy.train.decay_all) == \
+        (False, 0.1, True)
+    assert proxy.model.backbone_weights.endswith("resnet18_w16_items.pth")
+    assert (proxy.train.epochs, proxy.train.lr_drop, proxy_long.train.epochs, proxy_long.train.lr_drop) == \
+        (50, 33, 100, 67)
     assert (shaw.model.baseline, shaw.rpe.method) == ("shaw", "none")
 
 

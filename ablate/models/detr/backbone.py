@@ -1,4 +1,4 @@
-"""ResNet backbone (timm) with frozen batch norm, and the Joiner that adds the position encoding."""
+"""ResNet backbone (timm): DETR's frozen batch norm or trained from scratch; the Joiner adds the position encoding."""
 from pathlib import Path
 
 import timm

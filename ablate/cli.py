@@ -211,9 +211,9 @@ def _lock_held(directory: Path) -> bool:
 @app.command("ls")
 def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
               results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
-    """List runs with their status, epochs and top-1."""
+    """List runs: status, epochs, headline metric (top-1, or AP; the latest epoch's while unfinished)."""
     table = Table()
-    for column in ("experiment", "run", "status", "epochs", "top1", "overrides"):
+    for column in ("experiment", "run", "status", "epochs", "top1 / AP", "overrides"):
         table.add_column(column)
     count = 0
     for directory in run_dirs(results_dir, experiment):
@@ -221,12 +221,14 @@ def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this exp
             record = read_record(directory)
         except ValueError:
             record = {"status": "unreadable record"}
-        epochs = len(read_metrics(directory))
+        rows = read_metrics(directory)
+        epochs = len(rows)
         status = record["status"] if record else "incomplete"
         if _lock_held(directory):
             status = "running"
-        metrics = (record or {}).get("metrics") or {}
-        top1 = f"{metrics['top1']:.2f}" if isinstance(metrics.get("top1"), (int, float)) else ""
+        metrics = (record or {}).get("metrics") or (rows[-1] if rows else {})
+        headline = next((metrics[k] for k in ("top1", "AP") if isinstance(metrics.get(k), (int, float))), None)
+        top1 = "" if headline is None else f"{headline:.2f}"
         overrides = " ".join(((record or {}).get("identity") or {}).get("overrides", []))
         table.add_row(directory.parent.name, directory.name, status, str(epochs), top1, overrides)
         count += 1

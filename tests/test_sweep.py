@@ -99,3 +99,12 @@ def test_live_view_shows_progress_of_running_runs(tmp_path):
     text = console.export_text()
     assert "runs 1/2 done" in text and "ETA" in text
     assert "run-a" in text and "rpe=irpe_k" in text and "1/4" in text and "top1 71.25" in text
+
+
+def test_ls_shows_an_unfinished_detection_run_by_its_latest_ap(cli, results):
+    directory = results / "paper_proxy" / "0123456789ab"
+    directory.mkdir(parents=True)
+    (directory / "metrics.jsonl").write_text('{"epoch": 0, "AP": 0.5}\n{"epoch": 1, "AP": 12.345}\n')
+    listing = cli("ls", results=results)
+    assert listing.exit_code == 0
+    assert "0123456789ab" in listing.stdout and "incomplete" in listing.stdout and "12.35" in listing.stdout

@@ -58,6 +58,7 @@ def test_scales_of_table6_and_table5():
     assert (proxy.model.backbone_from_scratch, proxy.model.backbone_lr_scale, proxy.train.decay_all) == \
         (False, 0.1, True)
     assert proxy.model.backbone_weights.endswith("resnet18_w16_items.pth")
+    assert proxy.train.base_lr * proxy.train.batch_size / 512 == pytest.approx(2.5e-4)
     assert (proxy.train.epochs, proxy.train.lr_drop, proxy_long.train.epochs, proxy_long.train.lr_drop) == \
         (50, 33, 100, 67)
     assert (shaw.model.baseline, shaw.rpe.method) == ("shaw", "none")

@@ -228,9 +228,9 @@ def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this exp
             status = "running"
         metrics = (record or {}).get("metrics") or (rows[-1] if rows else {})
         headline = next((metrics[k] for k in ("top1", "AP") if isinstance(metrics.get(k), (int, float))), None)
-        top1 = "" if headline is None else f"{headline:.2f}"
+        shown = "" if headline is None else f"{headline:.2f}"
         overrides = " ".join(((record or {}).get("identity") or {}).get("overrides", []))
-        table.add_row(directory.parent.name, directory.name, status, str(epochs), top1, overrides)
+        table.add_row(directory.parent.name, directory.name, status, str(epochs), shown, overrides)
         count += 1
     if count == 0:
         console.print(f"no runs in {results_dir}")
@@ -296,7 +296,7 @@ def pretrain_backbone(
         fail(f"{out} exists: pass --force to replace it")
     if not backbone.startswith("resnet"):
         fail(f"--backbone {backbone!r} is not a timm ResNet (e.g. resnet18)")
-    if min(width, images, epochs) < 1 or images < 128:
+    if width < 1 or epochs < 1 or images < 128:
         fail("--width and --epochs must be >= 1 and --images >= 128 (one batch)")
     torch.set_num_threads(cpu_count())
     try:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from ablate.data.detection.composite import CompositeSpec, compose_scene, load_backgrounds
 from ablate.data.detection.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ablate.data.fashion_mnist import load_fashion_mnist, missing_files
+from ablate.models.detr.backbone import resnet_widths
 
 
 def item_scenes(fashion_root: str | Path, split: str, count: int, size: int,
@@ -50,8 +51,7 @@ def pretrain_backbone(out: Path, backbone: str = "resnet18", width: int | None =
     start = time.perf_counter()
     torch.manual_seed(seed)
     x, y = item_scenes(fashion_root, "train", images, size, seed)
-    widths = {} if width is None else {"channels": tuple(width * 2 ** i for i in range(4))}
-    model = timm.create_model(backbone, pretrained=False, num_classes=10, **widths)
+    model = timm.create_model(backbone, pretrained=False, num_classes=10, **resnet_widths(width))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     steps = epochs * (images // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps)

@@ -42,9 +42,9 @@ def _one_line(e: BaseException) -> str:
                 f"(available: {', '.join(options)})")
     foreign = _FOREIGN_KEY.search(text)
     if foreign:
+        example = " (e.g. experiment=detr_composite)" if foreign["schema"] == "DETRSchema" else ""
         return (f"experiment={foreign['experiment']} sets {foreign['key']}, which {foreign['schema']} does not have: "
-                f"drop the experiment with ~experiment or choose one made for this model "
-                f"(e.g. experiment=detr_composite)")
+                f"drop the experiment with ~experiment or choose one made for this model{example}")
     if e.__cause__ is not None and str(e.__cause__) not in text:
         text = f"{text}: {e.__cause__}"
     lines = [line.strip() for line in text.split("Config search path")[0].splitlines()]

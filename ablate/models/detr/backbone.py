@@ -8,6 +8,11 @@ from timm.layers import freeze_batch_norm_2d
 from torch import Tensor, nn
 
 
+def resnet_widths(width: int | None) -> dict:
+    """timm ResNet arguments for stages of width, 2, 4 and 8 times width channels ({} keeps the model's)."""
+    return {} if width is None else {"channels": tuple(width * 2 ** i for i in range(4))}
+
+
 class Backbone(nn.Module):
     """A timm ResNet trunk: DETR's frozen batch norm and frozen stem, or trained whole from scratch."""
 
@@ -17,12 +22,10 @@ class Backbone(nn.Module):
         if from_scratch and weights is not None:
             raise ValueError("a backbone trained from scratch takes no weights: drop backbone_weights or "
                              "from_scratch")
-        # width sets the first stage's channels; later stages double them, as in ResNet.
-        widths = {} if width is None else {"channels": tuple(width * 2 ** i for i in range(4))}
         # output_stride 16 dilates layer4 instead of striding (DETR's DC5), 8 layer3 as well. timm zero-initialises
         # the last batch norm of each block; frozen at zero it would silence every residual branch for good.
         body = timm.create_model(name, pretrained=False, num_classes=0, global_pool="",
-                                 output_stride=output_stride, zero_init_last=from_scratch, **widths)
+                                 output_stride=output_stride, zero_init_last=from_scratch, **resnet_widths(width))
         if weights is not None:
             load_backbone_weights(body, weights)
         # DETR's frozen statistics and frozen stem assume ImageNet weights; from scratch, batch norm has to

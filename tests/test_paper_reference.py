@@ -18,14 +18,15 @@ def sweep_rows(composer: Composer, table: str, scale: str) -> tuple[list[str], s
     return rows, {v["seed"] for v in values}
 
 
-def test_each_sweep_runs_exactly_its_tables_rows_with_three_seeds():
+def test_each_sweep_runs_exactly_its_tables_rows_and_seeds():
     with Composer() as composer:
         for table in TABLES:
             reference = load_reference(table)
             for scale in SCALES:
                 rows, seeds = sweep_rows(composer, table, scale)
                 assert rows == [r.runs[scale] for r in reference.rows if scale in r.runs], (table, scale)
-                assert seeds == {"0", "1", "2"}
+                # Table 6 at proxy scale: two seeds, what the CPU budget allows (a run is 8 minutes)
+                assert seeds == ({"0", "1"} if (table, scale) == ("table6", "proxy") else {"0", "1", "2"})
                 assert all((CONF_DIR / "experiment/paper/row" / f"{r}.yaml").is_file() for r in rows)
 
 
@@ -54,13 +55,14 @@ def test_scales_of_table6_and_table5():
     assert (paper.train.lr_drop, paper.train.decay_all) == (200, True)  # DETR: lr / 10 after 200 of 300
     assert (proxy.data.name, proxy.model.position_embedding, proxy.rpe.mode, proxy.rpe.ratio) == \
         ("composite", "none", "contextual", 2.0)
-    # DETR's recipe at proxy scale: a pretrained trunk at lr x0.1, lr / 10 after 2/3 of the epochs
+    # DETR's recipe at CPU size: a pretrained trunk (frozen), an 8x8 encoder grid, lr / 10 for the last third
     assert (proxy.model.backbone_from_scratch, proxy.model.backbone_lr_scale, proxy.train.decay_all) == \
-        (False, 0.1, True)
+        (False, 0.0, True)
     assert proxy.model.backbone_weights.endswith("resnet18_w16_items.pth")
-    assert proxy.train.base_lr * proxy.train.batch_size / 512 == pytest.approx(2.5e-4)
+    assert proxy.data.image_size // proxy.model.output_stride == 8
+    assert proxy.train.base_lr * proxy.train.batch_size / 512 == pytest.approx(4e-4)
     assert (proxy.train.epochs, proxy.train.lr_drop, proxy_long.train.epochs, proxy_long.train.lr_drop) == \
-        (50, 33, 100, 67)
+        (3, 2, 6, 4)
     assert (shaw.model.baseline, shaw.rpe.method) == ("shaw", "none")
 
 

@@ -119,6 +119,16 @@ def test_equal_claims_hold_within_the_margin(tmp_path, capsys):
     assert "Finding 4 (Piecewise = clip on ImageNet (the detection half is in Table 6).): **mixed**" in text
 
 
+def test_the_equal_margin_scales_with_our_baseline(tmp_path, capsys):
+    # A proxy DETR at 0.14 AP: the paper's 0.5 of 39.5 AP must not make every tiny difference "equal".
+    write_runs(tmp_path, "table6", {"sine": [0.13, 0.14, 0.15], "sine_ctx": [0.13, 0.14, 0.15],
+                                    "sine_ctx_15": [0.20, 0.21, 0.22]}, metric="AP")
+    text = report(tmp_path, "paper/table6", capsys=capsys)
+    assert "sine_ctx_15 = sine_ctx: +0.07" in text and "→ reversed" in text
+    assert "within ±0.0018 points" in text
+    assert md_row(text, "1")[5:7] == ["0.14 ± 0.01 (3)", "39.5"]
+
+
 def test_table2_shows_size_columns_and_the_papers_std(tmp_path, capsys):
     write_runs(tmp_path, "table2", {"product_bias_unshared": [60.0, 61.0, 62.0]})
     text = report(tmp_path, "paper/table2", capsys=capsys)

@@ -67,7 +67,7 @@ class Reference:
     metrics: tuple[str, ...]
     delta: str
     baseline: str
-    margin: float  # equivalence margin of "equal" claims, in points of the delta metric
+    margin: float  # equivalence margin of "equal" claims, in points of the delta metric at the paper's level
     rows: tuple[Row, ...]
     findings: tuple[Finding, ...]
 

@@ -38,7 +38,8 @@ def finding_lines(findings: tuple[FindingResult, ...], margin: float) -> list[st
         lines += [f"  - {c.text}: {describe(c.difference)} → {c.verdict}" for c in f.claims]
     if findings:
         lines.append(f"  (\">\" holds when the 95% interval is above 0; \"=\" holds when the 90% interval lies "
-                     f"within ±{margin:g} points.)")
+                     f"within ±{margin:.2g} points: the table's margin times our baseline over the paper's, "
+                     f"at most 1.)")
     return lines
 
 
@@ -60,7 +61,7 @@ def to_markdown(layouts: list[Layout]) -> str:
     for layout in layouts:
         table = tabulate(layout.cells(), headers=layout.header(), tablefmt="pipe", disable_numparse=True)
         parts.append("\n".join([f"## {title(layout)}", "", *[f"{n}  " for n in notes(layout)], "", table, "",
-                                *finding_lines(layout.findings, layout.reference.margin)]))
+                                *finding_lines(layout.findings, layout.margin)]))
     return "\n\n".join(parts) + "\n"
 
 

@@ -126,6 +126,8 @@ def test_the_equal_margin_scales_with_our_baseline(tmp_path, capsys):
     text = report(tmp_path, "paper/table6", capsys=capsys)
     assert "sine_ctx_15 = sine_ctx: +0.07" in text and "→ reversed" in text
     assert "within ±0.0018 points" in text
+    doc = json.loads(report(tmp_path, "paper/table6", "json", capsys))
+    assert doc[0]["equal_margin"] == pytest.approx(0.5 * 0.14 / 39.5)
     assert md_row(text, "1")[5:7] == ["0.14 ± 0.01 (3)", "39.5"]
 
 
@@ -174,6 +176,7 @@ def test_png_and_html(tmp_path, capsys):
     html = page.read_text()
     assert html.count("data:image/png;base64,") == len(TABLES)
     assert "http://" not in html and "https://" not in html and html.count("<table>") == len(TABLES)
+    assert "90% interval lies within ±0.44 points" in html  # Table 1: 0.5 * 70.0 / 79.9
 
 
 def test_cli_report_uses_the_paper_layout(tmp_path):

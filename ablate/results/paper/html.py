@@ -4,7 +4,7 @@ from html import escape
 
 from ablate.results.paper.figure import to_png
 from ablate.results.paper.layout import Layout
-from ablate.results.paper.render import notes, describe, title
+from ablate.results.paper.render import describe, margin_note, notes, title
 
 _STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{padding:3px 8px;text-align:right}
@@ -27,7 +27,8 @@ def _findings(layout: Layout) -> str:
         claims = "".join(f"<li>{escape(c.text)}: {escape(describe(c.difference))} → {escape(c.verdict)}</li>"
                          for c in f.claims)
         items.append(f"<li>Finding {f.number} ({escape(f.text)}): <b>{escape(f.verdict)}</b><ul>{claims}</ul></li>")
-    return f"<ul>{''.join(items)}</ul>" if items else ""
+    note = f'<p class="notes">{escape(margin_note(layout.margin))}</p>'
+    return f"<ul>{''.join(items)}</ul>{note}" if items else ""
 
 
 def to_html(layouts: list[Layout], heading: str) -> str:

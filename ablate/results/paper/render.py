@@ -30,6 +30,12 @@ def describe(d: Difference | None) -> str:
             f"n = {d.n_a} vs {d.n_b}")
 
 
+def margin_note(margin: float) -> str:
+    """How the findings' verdicts were decided, with the "equal" margin the table was tested with."""
+    return (f"\">\" holds when the 95% interval is above 0; \"=\" holds when the 90% interval lies within "
+            f"±{margin:.2g} points (the table's margin times our baseline over the paper's, at most 1).")
+
+
 def finding_lines(findings: tuple[FindingResult, ...], margin: float) -> list[str]:
     """One line per finding with its verdict, then one indented line per claim."""
     lines = []
@@ -37,9 +43,7 @@ def finding_lines(findings: tuple[FindingResult, ...], margin: float) -> list[st
         lines.append(f"- Finding {f.number} ({f.text}): **{f.verdict}**")
         lines += [f"  - {c.text}: {describe(c.difference)} → {c.verdict}" for c in f.claims]
     if findings:
-        lines.append(f"  (\">\" holds when the 95% interval is above 0; \"=\" holds when the 90% interval lies "
-                     f"within ±{margin:.2g} points: the table's margin times our baseline over the paper's, "
-                     f"at most 1.)")
+        lines.append(f"  ({margin_note(margin)})")
     return lines
 
 
@@ -92,7 +96,7 @@ def to_latex(layouts: list[Layout]) -> str:
                 lines.append(rf"\item Finding {f.number} ({latex_escape(f.text)}): \textbf{{{latex_escape(f.verdict)}}}")
                 lines += [rf"\\ {latex_escape(c.text)}: {latex_escape(describe(c.difference))} "
                           rf"{latex_escape('→')} {latex_escape(c.verdict)}" for c in f.claims]
-            lines.append(r"\end{itemize}")
+            lines += [r"\end{itemize}", latex_escape(margin_note(layout.margin))]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -140,5 +144,5 @@ def to_json(layouts: list[Layout]) -> str:
         doc.append({"table": layout.reference.name, "title": layout.reference.title, "scale": layout.scale,
                     "setting": layout.setting, "metric_labels": {m: metric_styles()[m].label
                                                                  for m in layout.reference.metrics},
-                    "rows": records([layout]), "findings": findings})
+                    "rows": records([layout]), "findings": findings, "equal_margin": layout.margin})
     return json.dumps(doc, indent=1) + "\n"

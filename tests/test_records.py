@@ -85,6 +85,22 @@ def test_report_means_over_seeds_and_skips_unreadable(tmp_path, capsys):
     assert summary.loc["bias", "n"] == 2 and summary.loc["contextual", "n"] == 3
 
 
+def test_nan_metrics_are_written_as_null_and_old_nan_records_still_load(tmp_path, capsys):
+    # COCO's APm is NaN on a set without medium objects: the record must stay strict JSON.
+    config = with_changes(seed=0)
+    make_record(tmp_path, config, 70.0)
+    directory = next((tmp_path / "exp").iterdir())
+    record = read_record(directory)
+    record["metrics"]["APm"] = math.nan
+    write_record(directory, record)
+    assert '"APm": null' in (directory / RECORD).read_text()
+    old = tmp_path / "exp" / "oldnanrecord"
+    old.mkdir()
+    (old / RECORD).write_text(json.dumps({**record, "metrics": {"top1": 60.0, "APm": math.nan}}))
+    frame = load_records(tmp_path)
+    assert capsys.readouterr().err == "" and sorted(frame["top1"]) == [60.0, 70.0]
+
+
 def test_report_formats(tmp_path):
     for seed, top1 in enumerate((80.0, 82.0)):
         make_record(tmp_path, with_changes(seed=seed), top1)

@@ -5,7 +5,6 @@ resume metrics.jsonl is rewritten from the checkpoint's history, so a kill at an
 most the epoch in progress and never duplicates one. The record is written last, atomically.
 """
 import fcntl
-import json
 import os
 import time
 import traceback
@@ -25,7 +24,7 @@ from ablate.engine.seed import epoch_seed, seed_everything
 from ablate.engine.task import build_task
 from ablate.engine.tensorboard import TensorBoard
 from ablate.models.counting import count_macs, count_params
-from ablate.results.records import (CONFIG, METRICS, config_hashes, finished_record, write_atomic,
+from ablate.results.records import (CONFIG, METRICS, config_hashes, dumps, finished_record, write_atomic,
                                     write_record)
 
 RECORD_SCHEMA = 1
@@ -103,7 +102,7 @@ class Run:
             self.history, self.size = checkpoint["history"], checkpoint["size"]
             self.resumed_at = checkpoint["resumed_at"] + [len(self.history)]
             if self.world.main:
-                write_atomic(self.directory / METRICS, "".join(json.dumps(row) + "\n" for row in self.history))
+                write_atomic(self.directory / METRICS, "".join(dumps(row) + "\n" for row in self.history))
         board = TensorBoard(self.directory, cfg.logging.tensorboard and self.world.main)
         try:
             for epoch in range(len(self.history), cfg.train.epochs):
@@ -123,7 +122,7 @@ class Run:
         if not self.world.main:  # rank 0 writes for every process
             return
         with open(self.directory / METRICS, "a") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(dumps(row) + "\n")
             f.flush()
             os.fsync(f.fileno())
         save_checkpoint(self.directory / CHECKPOINT, {

@@ -7,6 +7,7 @@
 """
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,9 +58,26 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities as None, in nested dicts and lists too."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON, non-finite numbers as null: COCO's APm is NaN on a set without medium objects, and
+    strict readers (orjson, browsers, pandas) reject NaN."""
+    return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+
+
 def write_record(directory: Path, record: dict) -> None:
     """Write record.json atomically."""
-    write_atomic(directory / RECORD, json.dumps(record, indent=1, default=str))
+    write_atomic(directory / RECORD, dumps(record, indent=1, default=str))
 
 
 def read_record(directory: Path) -> dict | None:

@@ -1,4 +1,5 @@
 """Reports: run records into a DataFrame, then a pivot by factors with mean +- std and n over seeds."""
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,14 @@ def warn(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def parse_record(data: bytes) -> dict:
+    """A record.json's content; older records may hold NaN (now written as null), which orjson rejects."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def load_records(results: Path, experiment: str | None = None,
                  on_error: Callable[[str], None] = warn) -> pd.DataFrame:
     """One row per run record: status, flattened config (dotted keys) and metrics; bad records are skipped."""
@@ -43,7 +52,7 @@ def load_records(results: Path, experiment: str | None = None,
     for path in record_paths(results, experiment):
         try:
             with open(path, "rb") as f:
-                rows.append(_row(orjson.loads(f.read())))
+                rows.append(_row(parse_record(f.read())))
         except FileNotFoundError:
             continue  # a run still in progress
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # orjson's error is a ValueError

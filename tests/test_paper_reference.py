@@ -25,7 +25,7 @@ def test_each_sweep_runs_exactly_its_tables_rows_and_seeds():
             for scale in SCALES:
                 rows, seeds = sweep_rows(composer, table, scale)
                 assert rows == [r.runs[scale] for r in reference.rows if scale in r.runs], (table, scale)
-                # Table 6 at proxy scale: two seeds, what the CPU budget allows (a run is 8 minutes)
+                # Table 6 at proxy scale: two seeds, what the CPU budget allows (about 9 minutes a run)
                 assert seeds == ({"0", "1"} if (table, scale) == ("table6", "proxy") else {"0", "1", "2"})
                 assert all((CONF_DIR / "experiment/paper/row" / f"{r}.yaml").is_file() for r in rows)
 

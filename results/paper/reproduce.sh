@@ -4,7 +4,7 @@
 #
 #   bash results/paper/reproduce.sh                 # everything (finished runs are skipped)
 #   TABLES="table1 table4" bash results/paper/reproduce.sh
-#   TABLES=table6 bash results/paper/reproduce.sh    # DETR only (18 runs, about 90 minutes on 2 cores)
+#   TABLES=table6 bash results/paper/reproduce.sh    # DETR only (18 runs, about 100 minutes on 2 cores)
 #
 # Runs shared by several tables (identical configs) are trained once. Order: Tables 1 and 4 first.
 # JOBS runs at once, one torch thread each (two processes beat one with two threads on a busy machine).

@@ -1,6 +1,6 @@
 """ablate: ablation studies of relative position encoding in vision transformers.
 
-`import ablate` makes timm.create_model know our DeiT-with-iRPE names (ablate.models registers them).
+`import ablate` makes timm.create_model know our DeiT-with-iRPE names (ablate.models.deit registers them).
 Registering needs timm, and importing timm (with torch and torchvision) takes seconds, which commands
 such as `ablate --help`, `ablate ls` and `ablate report` should not pay. So registration happens when
 timm is imported: now if it already is, else right after its first import.
@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 
 def _register_models() -> None:
-    import ablate.models  # noqa: F401
+    import ablate.models.deit  # noqa: F401
 
 
 class _RegisterAfterTimm(MetaPathFinder):

@@ -1,7 +1,4 @@
 """The `ablate` command line: train, sweep, report, ls, eval. Hydra overrides pass through as arguments."""
-import fcntl
-import os
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -10,8 +7,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ablate.results.records import read_metrics, read_record, run_dirs, write_atomic
-from ablate.sweep.compose import Composer, ConfigError
+from ablate.config.compose import Composer, ConfigError
+from ablate.config.tasks import TASKS, headline_of
+from ablate.results.formats import FORMATS, write_output
+from ablate.results.rundir import RunBusy, RunDir, run_dirs
 from ablate.sweep.plan import Job, plan_runs
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -23,18 +22,6 @@ Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.
 ResultsDir = Annotated[Path, typer.Option("--results-dir", envvar="ABLATE_RESULTS",
                                           help="Where run records go (env ABLATE_RESULTS).")]
 DEFAULT_RESULTS = Path("results/runs")
-
-
-class Format(str, Enum):
-    """Report output formats."""
-
-    table = "table"
-    md = "md"
-    csv = "csv"
-    latex = "latex"
-    json = "json"
-    html = "html"  # the paper's tables only (--experiment paper...)
-    png = "png"  # the paper's tables only
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -52,7 +39,8 @@ def _plan(overrides: list[str] | None, results: Path, sweep: bool) -> list[Job]:
 
 def _summary(record: dict) -> str:
     metrics = record.get("metrics") or {}
-    parts = [f"{k} {metrics[k]:.2f}" for k in ("top1", "top5") if isinstance(metrics.get(k), (int, float))]
+    shown = TASKS[record["task"]].report if record.get("task") in TASKS else ()
+    parts = [f"{k} {metrics[k]:.2f}" for k in shown if isinstance(metrics.get(k), (int, float))]
     if record.get("error"):
         parts.append(record["error"])
     return f"{record['status']}  " + "  ".join(parts)
@@ -66,12 +54,12 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
     Several processes (DDP): torchrun --nproc_per_node N -m ablate.cli train [overrides].
     """
     from ablate.engine.distributed import env_rank, joined
-    from ablate.engine.runner import RunBusy, execute, pick_device
+    from ablate.engine.runner import execute, pick_device
 
     console.quiet = env_rank() > 0  # under torchrun every process runs this; rank 0 speaks for all
     job = _plan(overrides, results_dir, sweep=False)[0]
     if job.done:
-        console.print(f"already done: {job.directory}  {_summary(read_record(job.directory))}")
+        console.print(f"already done: {job.directory}  {_summary(job.run.record())}")
         return
     console.print(f"run {job.directory}  ({job.label})")
 
@@ -103,9 +91,7 @@ def sweep(overrides: Overrides = None,
     The grid is the experiment's sweep (hydra.sweeper.params) plus the overrides, which win per key.
     Interrupted runs resume from their checkpoints.
     """
-    from ablate.sweep.display import SweepView, duration
-    from ablate.sweep.launch import Progress, launch
-    from ablate.sweep.launchers import LOCAL, check_launcher, launch_hydra, split_settings
+    from ablate.sweep.launchers import LOCAL, check_launcher, split_settings
 
     if jobs < 1:
         fail(f"-j/--jobs must be at least 1 (got {jobs})")
@@ -115,7 +101,7 @@ def sweep(overrides: Overrides = None,
     except ConfigError as e:
         fail(str(e))
     planned = _plan(overrides, results_dir, sweep=True)
-    names = sorted({str(job.config.name) for job in planned})
+    names = sorted({str(job.resolved["name"]) for job in planned})
     done = sum(job.done for job in planned)
     console.print(f"sweep {', '.join(names)}: {len(planned)} runs, {done} done, {len(planned) - done} to do"
                   f"  ({results_dir})")
@@ -123,6 +109,11 @@ def sweep(overrides: Overrides = None,
         for job in planned:
             console.print(f"  {'done' if job.done else 'todo'}  {job.directory.name}  {job.label}")
         return
+    from ablate.sweep.display import SweepView, duration  # the engine loads only to run
+    from ablate.sweep.launch import launch
+    from ablate.sweep.launchers import launch_hydra
+    from ablate.sweep.progress import Progress
+
     progress = Progress(planned, min(jobs, max(1, len(planned) - done)))
 
     def ended(job: Job, record: dict) -> None:
@@ -148,7 +139,7 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
                                                        "default: every key that varies except the seed.")] = None,
            metric: Annotated[str | None, typer.Option(help="Metrics, comma-separated (default: top1,top5; "
                                                              "AP,AP50,AP75 for detection runs).")] = None,
-           fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+           fmt: Annotated[str, typer.Option("--format", help="Output format: " + ", ".join(FORMATS) + ".")] = "table",
            output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
            results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
     """Tabulate results: mean ± std and n over seeds.
@@ -157,20 +148,24 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     --experiment paper/<table> (or paper) prints the paper's layout, with the paper's numbers and findings.
     """
     from ablate.results.paper.report import is_paper_experiment, paper_report
-    from ablate.results.report import load_records, readable, render, summarize
+    from ablate.results.report import load_records, readable, summarize
 
+    if fmt not in FORMATS:
+        fail(FORMATS.unknown(fmt))
     if is_paper_experiment(experiment):
         try:
-            return paper_report(experiment, fmt.value, results_dir, output)
+            return paper_report(experiment, fmt, results_dir, output)
         except ValueError as e:
             fail(str(e))
-    if fmt in (Format.html, Format.png):
-        fail(f"--format {fmt.value} is for the paper's tables (--experiment paper/<table>)")
+    if FORMATS[fmt].study is None:
+        fail(f"--format {fmt} is for the paper's tables (--experiment paper/<table>)")
     frame = load_records(results_dir, experiment)
     if frame.empty:
         fail(f"no run records in {results_dir}" + (f" for experiment {experiment}" if experiment else ""), 1)
     if metric is None:
-        metric = "AP,AP50,AP75" if set(frame["task"]) == {"detection"} else "top1,top5"
+        tasks = set(frame["task"].dropna())
+        metric = ",".join(TASKS[tasks.pop()].report if len(tasks) == 1 and next(iter(tasks)) in TASKS
+                          else TASKS["classification"].report)
     metrics = tuple(m.strip() for m in metric.split(",") if m.strip())
     try:
         summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics)
@@ -178,7 +173,7 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
         fail(str(e))
     if summary.empty:
         fail(f"no completed runs among {len(frame)} records", 1)
-    if fmt is Format.table and output is None:
+    if fmt == "table" and output is None:
         text = readable(summary, metrics)
         table = Table()
         for column in text.columns:
@@ -187,25 +182,11 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
         return
-    text = render(summary, metrics, "md" if fmt is Format.table else fmt.value)
+    text = FORMATS[fmt].renderer("study")(summary, metrics)
     if output is None:
         typer.echo(text, nl=False)
     else:
-        write_atomic(output, text)
-
-
-def _lock_held(directory: Path) -> bool:
-    try:
-        fd = os.open(directory / ".lock", os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
+        write_output(output, text)
 
 
 @app.command("ls")
@@ -216,21 +197,17 @@ def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this exp
     for column in ("experiment", "run", "status", "epochs", "top1 / AP", "overrides"):
         table.add_column(column)
     count = 0
-    for directory in run_dirs(results_dir, experiment):
+    for run in run_dirs(results_dir, experiment):
         try:
-            record = read_record(directory)
+            record = run.record() or {}
         except ValueError:
-            record = {"status": "unreadable record"}
-        rows = read_metrics(directory)
-        epochs = len(rows)
-        status = record["status"] if record else "incomplete"
-        if _lock_held(directory):
-            status = "running"
-        metrics = (record or {}).get("metrics") or (rows[-1] if rows else {})
-        headline = next((metrics[k] for k in ("top1", "AP") if isinstance(metrics.get(k), (int, float))), None)
-        shown = "" if headline is None else f"{headline:.2f}"
-        overrides = " ".join(((record or {}).get("identity") or {}).get("overrides", []))
-        table.add_row(directory.parent.name, directory.name, status, str(epochs), shown, overrides)
+            record = {}
+        rows = run.metrics()
+        metrics = record.get("metrics") or (rows[-1] if rows else {})
+        headline = headline_of(metrics)
+        shown = "" if headline is None else f"{metrics[headline]:.2f}"
+        overrides = " ".join((record.get("identity") or {}).get("overrides", []))
+        table.add_row(run.path.parent.name, run.name, run.state(), str(len(rows)), shown, overrides)
         count += 1
     if count == 0:
         console.print(f"no runs in {results_dir}")
@@ -247,11 +224,15 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
     """
     import torch
 
-    from ablate.data.build import build_val_loader, check_data
+    from ablate.config.checks import rpe_config
+    from ablate.data.build import build_val_loader
+    from ablate.data.registry import check_dataset
     from ablate.engine.classification import evaluate_classifier
-    from ablate.engine.model import build_model, check_model
+    from ablate.engine.model import build_model
+    from ablate.models.registry import check_model_name
     from ablate.engine.pretrained import checkpoint_state, load_into
-    from ablate.engine.runner import cpu_count, pick_device
+    from ablate.engine.resources import cpu_count
+    from ablate.engine.runner import pick_device
 
     try:
         with Composer() as composer:
@@ -263,8 +244,9 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
             metrics = evaluate_checkpoint(cfg, checkpoint, pick_device(cfg.runtime.device))
             console.print(f"{checkpoint}  DETR  {cfg.data.name}:  " + "  ".join(f"{k} {v:.1f}" for k, v in metrics.items()))
             return
-        check_model(cfg.model, cfg.rpe)
-        check_data(cfg.data, splits=("val",))
+        check_model_name(cfg.model.name)
+        rpe_config(cfg.rpe)
+        check_dataset(cfg.data, "classification", splits=("val",))
         model = build_model(cfg.model, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
         load_into(model, checkpoint_state(checkpoint), checkpoint)
     except ValueError as e:
@@ -289,7 +271,7 @@ def pretrain_backbone(
     import torch
 
     from ablate.engine.pretrain_backbone import pretrain_backbone as pretrain
-    from ablate.engine.runner import cpu_count
+    from ablate.engine.resources import cpu_count
 
     out = out.expanduser()
     if out.exists() and not force:

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from ablate.results.records import read_record, run_dir, run_dirs, write_record
+from ablate.results.rundir import RunDir, run_dirs
 
 WRITERS, RUNS = 8, 50
 PAD = "x" * 65536  # big records: a torn or interleaved write would show
@@ -20,11 +20,11 @@ def _write(results: Path, writer: int, go) -> None:
     shared = results / "concurrency" / "shared"
     for i in range(RUNS):
         config = {"name": "concurrency", "seed": i, "writer": writer}
-        directory = run_dir(results, config)
+        directory = RunDir.of(results, config).path
         directory.mkdir(parents=True, exist_ok=True)
-        write_record(directory, {"status": "completed", "config": config, "metrics": {"top1": float(i)}, "pad": PAD})
+        RunDir(directory).write_record({"status": "completed", "config": config, "metrics": {"top1": float(i)}, "pad": PAD})
         shared.mkdir(parents=True, exist_ok=True)  # every writer also races on this one record
-        write_record(shared, {"status": "completed", "writer": writer, "i": i, "pad": PAD})
+        RunDir(shared).write_record({"status": "completed", "writer": writer, "i": i, "pad": PAD})
 
 
 def test_eight_processes_fifty_records_each_lose_none(tmp_path):
@@ -42,7 +42,7 @@ def test_eight_processes_fifty_records_each_lose_none(tmp_path):
         while not stop.is_set():
             for directory in run_dirs(results):
                 try:
-                    read_record(directory)
+                    RunDir(directory).record()
                     reads[0] += 1
                 except ValueError as e:
                     torn.append(str(e))
@@ -58,7 +58,7 @@ def test_eight_processes_fifty_records_each_lose_none(tmp_path):
     assert [proc.exitcode for proc in procs] == [0] * WRITERS
 
     assert torn == [] and reads[0] > 0
-    records = {d.name: read_record(d) for d in run_dirs(results)}
+    records = {d.name: RunDir(d).record() for d in run_dirs(results)}
     shared = records.pop("shared")
     assert shared["pad"] == PAD and shared["i"] == RUNS - 1 and 0 <= shared["writer"] < WRITERS
     assert len(records) == WRITERS * RUNS

@@ -10,6 +10,7 @@ from PIL import Image
 from ablate.data import fashion_mnist
 from ablate.data.digits import load_digits_split
 from ablate.data.folder import eval_transform, image_folder
+from ablate.data.registry import missing_fashion_mnist
 from ablate.data.tensor_batches import BatchAugment, TensorBatches
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
@@ -24,7 +25,7 @@ def test_read_idx_decodes_header_and_data(tmp_path):
 
 
 def test_fashion_mnist_from_the_debian_package():
-    assert fashion_mnist.missing_files(FMNIST) == []
+    assert missing_fashion_mnist(FMNIST) == []
     images, labels = fashion_mnist.load_fashion_mnist(FMNIST, "val")
     assert images.shape == (10_000, 1, 28, 28) and images.dtype == torch.uint8
     assert torch.bincount(labels).tolist() == [1000] * 10
@@ -33,7 +34,7 @@ def test_fashion_mnist_from_the_debian_package():
 
 
 def test_missing_fashion_mnist_is_listed(tmp_path):
-    assert [p.name for p in fashion_mnist.missing_files(tmp_path)][:1] == ["train-images-idx3-ubyte.gz"]
+    assert [p.name for p in missing_fashion_mnist(tmp_path)][:1] == ["train-images-idx3-ubyte.gz"]
 
 
 def test_digits_split_is_fixed_and_disjoint():
@@ -107,7 +108,7 @@ def test_image_folder_layout(tmp_path):
 def test_missing_folder_split_is_a_clear_error(tmp_path):
     from omegaconf import OmegaConf
 
-    from ablate.data.build import check_data
+    from ablate.data.registry import check_dataset
     cfg = OmegaConf.create({"name": "folder", "root": str(tmp_path)})
     with pytest.raises(ValueError, match="image folder not found: .*train is missing"):
-        check_data(cfg)
+        check_dataset(cfg, "classification")

@@ -6,7 +6,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
-from ablate.data.detection.build import check_detection_data
+from ablate.data.registry import check_dataset
 from ablate.data.detection.coco import CocoDetection
 from ablate.data.detection.collate import collate_detection
 from ablate.data.detection.composite import CompositeSpec, generate_composite
@@ -108,6 +108,6 @@ def test_coco_dataset_reads_boxes_in_detr_format(composite):
 def test_missing_coco_gives_a_clear_error(tmp_path):
     data = OmegaConf.create({"name": "coco", "root": str(tmp_path)})
     with pytest.raises(ValueError, match=r"COCO not found: .*train2017 is missing"):
-        check_detection_data(data)
+        check_dataset(data, "detection")
     with pytest.raises(ValueError, match="unknown detection dataset"):
-        check_detection_data(OmegaConf.create({"name": "voc", "root": None}))
+        check_dataset(OmegaConf.create({"name": "voc", "root": None}), "detection")

@@ -99,7 +99,7 @@ def test_evaluate_detector_scores_an_oracle_at_full_ap(tmp_path):
 def test_detection_run_records_ap_metrics(tmp_path):
     """One tiny epoch through the runner: the record carries the COCO metrics like any run's."""
     from ablate.engine.runner import execute
-    from ablate.sweep.compose import Composer
+    from ablate.config.compose import Composer
 
     overrides = ["experiment=detr_composite", f"data.root={tmp_path / 'cache'}", "data.num_train=8",
                  "data.num_val=4", "data.image_size=64", "data.eval_size=64", "data.scales=[64]",
@@ -125,7 +125,7 @@ def test_ablate_eval_on_a_detr_checkpoint_and_a_coco_folder(tmp_path):
     from ablate.cli import app
     from ablate.data.detection.composite import CompositeSpec, generate_composite
     from ablate.engine.detection import build_detr_model
-    from ablate.sweep.compose import Composer
+    from ablate.config.compose import Composer
 
     spec = CompositeSpec(seed=2, num_train=1, num_val=3, image_size=64, max_objects=2, min_object=12, max_object=30)
     folder = generate_composite(tmp_path / "cache", spec, "/usr/share/datasets/fashion-mnist")

@@ -19,11 +19,11 @@ import pytest
 import torch
 from conftest import FAST
 
-from ablate.engine.checkpoint import CHECKPOINT, load_checkpoint
+from ablate.engine.checkpoint import load_checkpoint
 from ablate.engine.distributed import AgreedStep, World, _Slices
 from ablate.engine.optim import Diverged
 from ablate.engine.runner import execute
-from ablate.results.records import read_metrics, read_record, run_dirs
+from ablate.results.rundir import RunDir, run_dirs
 from ablate.sweep.plan import plan_runs
 
 # 1,024 digits in 16 global batches of 64, two epochs; enough steps and lr to move well off chance.
@@ -47,14 +47,14 @@ def test_two_processes_match_one(tmp_path):
     assert directory.name == one.directory.name  # the number of processes is not part of a run's identity
 
     # rank 0 alone wrote: one record, one metrics line per epoch, no temporary files left behind
-    assert sorted(p.name for p in directory.iterdir()) == [".lock", CHECKPOINT, "config.yaml", "metrics.jsonl",
+    assert sorted(p.name for p in directory.path.iterdir()) == [".lock", RunDir.CHECKPOINT, "config.yaml", "metrics.jsonl",
                                                           "record.json"]
-    rows, single_rows = read_metrics(directory), read_metrics(one.directory)
+    rows, single_rows = RunDir(directory).metrics(), RunDir(one.directory).metrics()
     assert [r["epoch"] for r in rows] == [0, 1]
     assert [r["images"] for r in rows] == [1024, 1024]  # both processes' halves counted
     assert [r["lr"] for r in rows] == pytest.approx([r["lr"] for r in single_rows], rel=1e-12)
 
-    double = read_record(directory)
+    double = RunDir(directory).record()
     assert double["status"] == "completed"
     a, b = single["metrics"], double["metrics"]
     assert b["loss"] == pytest.approx(a["loss"], abs=1e-4)
@@ -62,8 +62,8 @@ def test_two_processes_match_one(tmp_path):
     assert abs(b["top1"] - a["top1"]) <= ONE_IMAGE + 1e-9 and abs(b["top5"] - a["top5"]) <= ONE_IMAGE + 1e-9
 
     # checkpoints are the bare model's (no DDP "module." prefix) and the weights agree
-    mine = load_checkpoint(one.directory / CHECKPOINT)["model"]
-    theirs = load_checkpoint(directory / CHECKPOINT)["model"]
+    mine = load_checkpoint(RunDir(one.directory))["model"]
+    theirs = load_checkpoint(directory)["model"]
     assert mine.keys() == theirs.keys()
     assert max((mine[k] - theirs[k]).abs().max().item() for k in mine) < 1e-3
 

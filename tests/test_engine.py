@@ -5,10 +5,11 @@ import pytest
 import timm
 import torch
 
-import ablate.models  # noqa: F401
+import ablate.models.deit  # noqa: F401
 from ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from ablate.engine.optim import Diverged, Stepper, lr_at, param_groups, scaled_lr
 from ablate.engine.pretrained import checkpoint_state, load_into
+from ablate.results.rundir import RunDir
 from ablate.rpe import RPEConfig
 
 
@@ -98,11 +99,11 @@ def test_stepper_raises_diverged_on_non_finite_loss(bad):
 
 
 def test_checkpoint_round_trip_and_atomic(tmp_path):
-    path = tmp_path / "checkpoint.pth"
-    assert load_checkpoint(path) is None
-    save_checkpoint(path, {"epoch": 1, "w": torch.arange(3)})
-    save_checkpoint(path, {"epoch": 2, "w": torch.arange(4)})
-    state = load_checkpoint(path)
+    run = RunDir(tmp_path)
+    assert load_checkpoint(run) is None
+    save_checkpoint(run, {"epoch": 1, "w": torch.arange(3)})
+    save_checkpoint(run, {"epoch": 2, "w": torch.arange(4)})
+    state = load_checkpoint(run)
     assert state["epoch"] == 2 and torch.equal(state["w"], torch.arange(4))
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pth"]
 

@@ -9,17 +9,16 @@ from pathlib import Path
 import pytest
 from conftest import FAST
 
-from ablate.engine.checkpoint import CHECKPOINT
-from ablate.engine.runner import execute, run_lock
-from ablate.results.records import read_metrics, read_record, run_dirs, write_record
-from ablate.sweep.launchers import _settle, _stamp, split_settings
+from ablate.engine.runner import execute
+from ablate.results.rundir import RunDir, run_dirs
+from ablate.sweep.launchers import split_settings
 from ablate.sweep.plan import plan_runs
 
 GRID = ["rpe=none,irpe_k"]
 
 
 def records(results: Path) -> dict[str, dict]:
-    return {d.name: read_record(d) for d in run_dirs(results)}
+    return {d.name: RunDir(d).record() for d in run_dirs(results)}
 
 
 def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results, tmp_path):
@@ -36,7 +35,7 @@ def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results, t
 
     with pytest.raises(KeyboardInterrupt):
         execute(interrupted.config, interrupted.directory, interrupted.overrides, on_epoch=stop)
-    assert read_record(interrupted.directory) is None and len(read_metrics(interrupted.directory)) == 1
+    assert RunDir(interrupted.directory).record() is None and len(RunDir(interrupted.directory).metrics()) == 1
 
     tasks = "hydra.launcher.tasks_per_node=2"
     first = cli("sweep", "--launcher", "submitit_local", tasks, *FAST, *GRID, results=results)
@@ -46,7 +45,7 @@ def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results, t
     assert set(runs) == {job.directory.name for job in planned}  # the plan's identities, through submitit
     assert {r["status"] for r in runs.values()} == {"completed"}
     assert runs[interrupted.directory.name]["resumed_at_epochs"] == [1]
-    assert all(len(read_metrics(job.directory)) == 2 for job in planned)
+    assert all(len(RunDir(job.directory).metrics()) == 2 for job in planned)
     logs = sorted(p.name.split("_", 1)[1] for p in (results / ".launcher").glob("*/.submitit/*/*_log.out"))
     assert logs == ["0_log.out", "0_log.out", "1_log.out", "1_log.out"]  # two jobs of two tasks each
 
@@ -99,33 +98,37 @@ def job(tmp_path_factory):
 def _fresh(job):
     for name in os.listdir(job.directory):
         os.remove(job.directory / name)
-    return {job.directory: _stamp(job.directory)}
+    return {job.directory: job.run.stamp()}
+
+
+def settle(job, before, said):
+    return job.run.settle(job.resolved, job.overrides, said, before[job.directory])
 
 
 def test_a_job_that_left_no_record_is_recorded_failed(job):
     """A Slurm job may end 'successfully' without the run having written anything (killed, OOM)."""
     before = _fresh(job)
-    record = _settle(job, before, "completed")
+    record = settle(job, before, "completed")
     assert record["status"] == "failed" and "ended without writing a record" in record["error"]
-    assert read_record(job.directory) == record
+    assert RunDir(job.directory).record() == record
 
 
 def test_a_written_record_beats_the_launchers_report(job):
     before = _fresh(job)
-    write_record(job.directory, {"status": "completed", "metrics": {"top1": 50.0}})
-    assert _settle(job, before, "launcher: UncompletedJobError: job 1234 failed")["status"] == "completed"
-    write_record(job.directory, {"status": "failed", "error": "ValueError: bad"})  # this launch's own failure
-    assert _settle(job, before, "launcher: boom")["error"] == "ValueError: bad"
+    job.run.write_record({"status": "completed", "metrics": {"top1": 50.0}})
+    assert settle(job, before, "launcher: UncompletedJobError: job 1234 failed")["status"] == "completed"
+    job.run.write_record({"status": "failed", "error": "ValueError: bad"})  # this launch's own failure
+    assert settle(job, before, "launcher: boom")["error"] == "ValueError: bad"
 
 
 def test_an_old_failed_record_is_replaced_and_a_running_job_left_alone(job):
     _fresh(job)
-    write_record(job.directory, {"status": "failed", "error": "from an earlier sweep"})
-    before = {job.directory: _stamp(job.directory)}
-    with run_lock(job.directory):  # another process still runs it (e.g. a requeued job)
-        assert _settle(job, before, "launcher: boom")["status"] == "running"
-    assert read_record(job.directory)["error"] == "from an earlier sweep"
-    record = _settle(job, before, "launcher: boom")
+    job.run.write_record({"status": "failed", "error": "from an earlier sweep"})
+    before = {job.directory: job.run.stamp()}
+    with job.run.lock():  # another process still runs it (e.g. a requeued job)
+        assert settle(job, before, "launcher: boom")["status"] == "running"
+    assert RunDir(job.directory).record()["error"] == "from an earlier sweep"
+    record = settle(job, before, "launcher: boom")
     assert record["status"] == "failed" and "launcher: boom" in record["error"]
 
 
@@ -184,7 +187,7 @@ def test_preempted_submitit_job_is_requeued_and_resumes_from_its_checkpoint(cli,
                                                                       results=results)))
     sweep.start()
     deadline = time.monotonic() + 300
-    while not (job.directory / CHECKPOINT).exists() and time.monotonic() < deadline:  # epoch 0 is saved
+    while not (job.directory / RunDir.CHECKPOINT).exists() and time.monotonic() < deadline:  # epoch 0 is saved
         time.sleep(0.1)
     [controller] = [int(p.name) for p in (results / ".launcher").glob("*/.submitit/*") if p.name.isdigit()]
     [task] = _children(controller)
@@ -192,9 +195,9 @@ def test_preempted_submitit_job_is_requeued_and_resumes_from_its_checkpoint(cli,
     sweep.join(timeout=600)
 
     assert outcome["result"].exit_code == 0, outcome["result"].output
-    record = read_record(job.directory)
+    record = RunDir(job.directory).record()
     assert record["status"] == "completed" and len(record["resumed_at_epochs"]) == 1
     assert 1 <= record["resumed_at_epochs"][0] < 12  # resumed mid-way, from the last epoch's checkpoint
-    assert [row["epoch"] for row in read_metrics(job.directory)] == list(range(12))  # nothing lost or repeated
+    assert [row["epoch"] for row in RunDir(job.directory).metrics()] == list(range(12))  # nothing lost or repeated
     log = "".join(p.read_text() for p in (results / ".launcher").glob(f"*/.submitit/{controller}/*_log.*"))
     assert "this job is preempted" in log and "Requeued job" in log

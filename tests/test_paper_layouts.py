@@ -12,8 +12,9 @@ from ablate.cli import app
 from ablate.results.paper.reference import TABLES, load_reference
 from ablate.results.paper.report import paper_report
 from ablate.results.paper.runs import RECORD_NAMES, row_overrides
-from ablate.results.records import config_hashes, write_record
-from ablate.sweep.compose import Composer
+from ablate.results.records import config_hashes
+from ablate.results.rundir import RunDir
+from ablate.config.compose import Composer
 
 
 def write_runs(results, table: str, values: dict[str, list[float]], scale: str = "proxy",
@@ -28,7 +29,7 @@ def write_runs(results, table: str, values: dict[str, list[float]], scale: str =
                 config_hash, group_hash = config_hashes(config)
                 directory = results / RECORD_NAMES[scale] / config_hash[:12]
                 directory.mkdir(parents=True)
-                write_record(directory, {
+                RunDir(directory).write_record({
                     "schema": 1, "run_id": directory.name, "experiment": config["name"], "task": config["task"],
                     "status": status, "error": None,
                     "identity": {"config_hash": config_hash, "group_hash": group_hash, "overrides": overrides},

@@ -6,7 +6,7 @@ from scipy import stats
 from ablate.results.paper.reference import SCALES, TABLES, load_reference
 from ablate.results.paper.stats import (HOLDS, MIXED, NOT_RESOLVED, REVERSED, overall, summarize, verdict,
                                         welch)
-from ablate.sweep.compose import CONF_DIR, Composer
+from ablate.config.compose import CONF_DIR, Composer
 
 ROW_KEY = "+experiment/paper/row"
 

@@ -6,8 +6,9 @@ import math
 import pandas as pd
 import pytest
 
-from ablate.results.records import RECORD, config_hashes, read_record, run_dirs, write_atomic, write_record
-from ablate.results.report import default_factors, load_records, render, summarize
+from ablate.results.records import config_hashes
+from ablate.results.rundir import RunDir, run_dirs
+from ablate.results.report import default_factors, load_records, summarize, to_csv, to_json, to_latex, to_markdown
 
 CONFIG = {"name": "exp", "task": "classification", "seed": 0,
           "model": {"name": "deit_micro_patch4_28", "abs_pos": "learned"},
@@ -44,23 +45,23 @@ def test_seed_changes_the_run_but_not_its_group():
 
 def test_write_atomic_replaces_whole_and_leaves_no_temp(tmp_path):
     target = tmp_path / "record.json"
-    write_atomic(target, "old")
-    write_atomic(target, "new")
+    RunDir(tmp_path).replace("record.json", "old")
+    RunDir(tmp_path).replace("record.json", "new")
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["record.json"]
 
 
 def test_read_record_names_an_unreadable_file(tmp_path):
-    (tmp_path / RECORD).write_text('{"status": "comp')
-    with pytest.raises(ValueError, match=str(tmp_path / RECORD)):
-        read_record(tmp_path)
-    assert read_record(tmp_path / "absent") is None
+    (tmp_path / RunDir.RECORD).write_text('{"status": "comp')
+    with pytest.raises(ValueError, match=str(tmp_path / RunDir.RECORD)):
+        RunDir(tmp_path).record()
+    assert RunDir(tmp_path / "absent").record() is None
 
 
 def make_record(results, config: dict, top1: float, status: str = "completed") -> None:
     config_hash, group_hash = config_hashes(config)
     directory = results / config["name"] / config_hash[:12]
     directory.mkdir(parents=True)
-    write_record(directory, {"run_id": directory.name, "experiment": config["name"], "status": status,
+    RunDir(directory).write_record({"run_id": directory.name, "experiment": config["name"], "status": status,
                              "error": None, "identity": {"config_hash": config_hash, "group_hash": group_hash},
                              "metrics": {"top1": top1, "top5": top1 + 5}, "config": config})
 
@@ -73,10 +74,10 @@ def test_report_means_over_seeds_and_skips_unreadable(tmp_path, capsys):
     make_record(tmp_path, with_changes(rpe__mode="bias", seed=7), 1.0, status="failed")
     broken = tmp_path / "exp" / "zzzzbroken"
     broken.mkdir()
-    (broken / RECORD).write_text("not json")
+    (broken / RunDir.RECORD).write_text("not json")
 
     frame = load_records(tmp_path)
-    assert str(broken / RECORD) in capsys.readouterr().err
+    assert str(broken / RunDir.RECORD) in capsys.readouterr().err
     assert len(frame) == 6 and default_factors(frame) == ["rpe.mode"]
     summary = summarize(frame).set_index("rpe.mode")
     assert summary.loc["contextual", "top1_mean"] == pytest.approx(82.0)
@@ -90,13 +91,13 @@ def test_nan_metrics_are_written_as_null_and_old_nan_records_still_load(tmp_path
     config = with_changes(seed=0)
     make_record(tmp_path, config, 70.0)
     directory = next((tmp_path / "exp").iterdir())
-    record = read_record(directory)
+    record = RunDir(directory).record()
     record["metrics"]["APm"] = math.nan
-    write_record(directory, record)
-    assert '"APm": null' in (directory / RECORD).read_text()
+    RunDir(directory).write_record(record)
+    assert '"APm": null' in (directory / RunDir.RECORD).read_text()
     old = tmp_path / "exp" / "oldnanrecord"
     old.mkdir()
-    (old / RECORD).write_text(json.dumps({**record, "metrics": {"top1": 60.0, "APm": math.nan}}))
+    (old / RunDir.RECORD).write_text(json.dumps({**record, "metrics": {"top1": 60.0, "APm": math.nan}}))
     frame = load_records(tmp_path)
     assert capsys.readouterr().err == "" and sorted(frame["top1"]) == [60.0, 70.0]
 
@@ -106,13 +107,13 @@ def test_report_formats(tmp_path):
         make_record(tmp_path, with_changes(seed=seed), top1)
     make_record(tmp_path, with_changes(rpe__mode="bias"), 70.0)
     summary = summarize(load_records(tmp_path), metrics=("top1",))
-    md = render(summary, ("top1",), "md")
+    md = to_markdown(summary, ("top1",))
     assert "81.00 ± 1.41" in md and "70.00 " in md
-    csv = pd.read_csv(io.StringIO(render(summary, ("top1",), "csv")))
+    csv = pd.read_csv(io.StringIO(to_csv(summary, ("top1",))))
     assert list(csv.columns) == ["rpe.mode", "top1_mean", "top1_std", "n"]
-    rows = json.loads(render(summary, ("top1",), "json"))
+    rows = json.loads(to_json(summary, ("top1",)))
     assert {r["rpe.mode"]: r["n"] for r in rows} == {"bias": 1, "contextual": 2}
-    latex = render(summary, ("top1",), "latex")
+    latex = to_latex(summary, ("top1",))
     assert r"81.00 $\pm$ 1.41" in latex and r"\toprule" in latex
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from conftest import FAST
 
-from ablate.results.records import read_metrics, read_record, run_dirs
+from ablate.results.rundir import RunDir, run_dirs
 
 GRID = ["rpe=none,irpe_k", "train.smoothing=0.0,0.1"]
 
 
 def records(results: Path) -> dict[str, dict]:
-    return {d.name: read_record(d) for d in run_dirs(results)}
+    return {d.name: RunDir(d).record() for d in run_dirs(results)}
 
 
 def test_sweep_records_reports_and_reruns_nothing(cli, results):
@@ -26,7 +26,7 @@ def test_sweep_records_reports_and_reruns_nothing(cli, results):
     runs = records(results)
     assert len(runs) == 4 and {r["status"] for r in runs.values()} == {"completed"}
     for directory in run_dirs(results):
-        assert [row["epoch"] for row in read_metrics(directory)] == [0, 1]
+        assert [row["epoch"] for row in RunDir(directory).metrics()] == [0, 1]
         assert (directory / "checkpoint.pth").is_file() and (directory / "config.yaml").is_file()
     by_rpe = {r["config"]["rpe"]["method"]: r["metrics"]["params"] for r in runs.values()}
     assert by_rpe["product"] > by_rpe["none"]  # the iRPE tables are in the model
@@ -68,19 +68,19 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(cli, tmp_p
     assert directory is not None, "no checkpoint appeared"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert read_record(directory) is None  # killed before the end
-    done_before = len(read_metrics(directory))
+    assert RunDir(directory).record() is None  # killed before the end
+    done_before = len(RunDir(directory).metrics())
     assert 1 <= done_before < 8
 
     resumed = cli("train", *overrides, results=killed)
     assert resumed.exit_code == 0, resumed.output
-    record = read_record(directory)
+    record = RunDir(directory).record()
     assert record["status"] == "completed" and record["resumed_at_epochs"] == [done_before]
-    assert [row["epoch"] for row in read_metrics(directory)] == list(range(8))
+    assert [row["epoch"] for row in RunDir(directory).metrics()] == list(range(8))
 
     clean = tmp_path / "clean"
     assert cli("train", *overrides, results=clean).exit_code == 0
-    reference = read_record(next(run_dirs(clean)))
+    reference = next(run_dirs(clean)).record()
     for key in ("top1", "top5", "loss", "train_loss"):
         assert record["metrics"][key] == reference["metrics"][key]
 
@@ -92,7 +92,7 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(cli, results):
     assert statuses[128]["status"] == "completed"
     assert statuses[100000]["status"] == "failed"
     assert "larger than the training set" in statuses[100000]["error"]
-    failed_dir = next(d for d in run_dirs(results) if read_record(d)["status"] == "failed")
+    failed_dir = next(d for d in run_dirs(results) if RunDir(d).record()["status"] == "failed")
     assert "Traceback" in (failed_dir / "error.txt").read_text()
 
 

@@ -2,8 +2,8 @@
 import pytest
 from conftest import FAST, tree
 
-from ablate.results.records import read_record, run_dirs
-from ablate.sweep.compose import Composer, ConfigError
+from ablate.results.rundir import RunDir, run_dirs
+from ablate.config.compose import Composer, ConfigError
 
 
 def test_default_experiment_sweeps_three_rpe_variants_over_two_seeds():
@@ -45,7 +45,7 @@ def test_train_ls_eval_and_rerun(cli, results):
     overrides = [*FAST, "rpe=irpe_k"]
     assert cli("train", *overrides, results=results).exit_code == 0
     (directory,) = run_dirs(results)
-    record = read_record(directory)
+    record = RunDir(directory).record()
 
     listing = cli("ls", results=results)
     assert listing.exit_code == 0
@@ -84,7 +84,7 @@ def test_live_view_shows_progress_of_running_runs(tmp_path):
     from rich.console import Console
 
     from ablate.sweep.display import SweepView
-    from ablate.sweep.launch import Progress
+    from ablate.sweep.progress import Progress
     from ablate.sweep.plan import Job
 
     config = OmegaConf.create({"train": {"epochs": 4}})

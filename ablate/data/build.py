@@ -1,6 +1,5 @@
-"""Turn a data config into train/val batch iterables; check a dataset is there before anything runs."""
+"""Turn a classification data config into train/val batch iterables."""
 from collections.abc import Iterable
-from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
@@ -10,23 +9,6 @@ from ablate.data import digits, fashion_mnist, folder
 from ablate.data.tensor_batches import BatchAugment, TensorBatches
 
 IN_MEMORY = ("fashion_mnist", "digits")
-NAMES = (*IN_MEMORY, "folder")
-
-
-def check_data(data: DictConfig, splits: tuple[str, ...] = ("train", "val")) -> None:
-    """Raise ValueError (one line, with the fix) if the dataset is unknown or its files are missing."""
-    if data.name not in NAMES:
-        raise ValueError(f"unknown dataset data.name={data.name!r}: expected one of {', '.join(NAMES)}")
-    if data.name == "fashion_mnist":
-        missing = fashion_mnist.missing_files(data.root)
-        if missing:
-            raise ValueError(f"Fashion-MNIST not found: {missing[0]} is missing; {fashion_mnist.INSTALL_HINT}")
-    if data.name == "folder":
-        for split in splits:
-            path = folder.split_dir(data.root, split)
-            if not path.is_dir():
-                raise ValueError(f"image folder not found: {path} is missing "
-                                 f"(expected {Path(data.root)}/{{train,val}}/<class>/<image>)")
 
 
 def load_tensors(data: DictConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:

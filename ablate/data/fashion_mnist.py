@@ -9,12 +9,6 @@ FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "val": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-INSTALL_HINT = "install it with: sudo apt-get install -y dataset-fashion-mnist (or set data.root)"
-
-
-def missing_files(root: str | Path) -> list[Path]:
-    """The IDX files absent under root (empty when the dataset is complete)."""
-    return [Path(root) / name for pair in FILES.values() for name in pair if not (Path(root) / name).is_file()]
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -1,24 +1,18 @@
-"""Checkpoints written atomically: a kill at any moment leaves the previous one or the new one, whole."""
-import os
-from pathlib import Path
-
+"""Checkpoints in the run directory, replaced atomically: a kill at any moment leaves the previous one or the new one, whole."""
 import torch
 
-CHECKPOINT = "checkpoint.pth"
+from ablate.results.rundir import RunDir
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    """torch.save to a temporary file in the same directory, fsync, then rename over the old one."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
+def save_checkpoint(run: RunDir, state: dict) -> None:
+    """torch.save into the run's checkpoint file (temporary file, fsync, rename)."""
+    with run.replacing(RunDir.CHECKPOINT) as f:
         torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path) -> dict | None:
-    """The checkpoint at path, or None if there is none yet."""
+def load_checkpoint(run: RunDir) -> dict | None:
+    """The run's checkpoint, or None if there is none yet."""
+    path = run.path / RunDir.CHECKPOINT
     if not path.is_file():
         return None
     return torch.load(path, map_location="cpu", weights_only=False)

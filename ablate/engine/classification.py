@@ -5,19 +5,13 @@ import torch
 from omegaconf import DictConfig
 from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
+from torch.nn.parallel import DistributedDataParallel
 
-from ablate.data.build import build_train_loader, build_val_loader, check_data
-from ablate.engine.model import build_model, check_model
+from ablate.data.build import build_train_loader, build_val_loader
+from ablate.engine.distributed import AgreedStep, World, shard_train, shard_val
+from ablate.engine.model import build_model
 from ablate.engine.optim import Stepper
 from ablate.engine.task import Task
-
-
-def check(cfg: DictConfig) -> None:
-    """Model name, RPE combination and dataset files."""
-    check_model(cfg.model, cfg.rpe)
-    check_data(cfg.data)
-    if (cfg.train.mixup > 0 or cfg.train.cutmix > 0) and cfg.train.batch_size % 2:
-        raise ValueError(f"mixup/cutmix need an even train.batch_size (got {cfg.train.batch_size})")
 
 
 def build(cfg: DictConfig, device: torch.device) -> "ClassificationTask":
@@ -35,8 +29,8 @@ def build(cfg: DictConfig, device: torch.device) -> "ClassificationTask":
 
 
 @torch.no_grad()
-def evaluate_classifier(model: torch.nn.Module, batches, device: torch.device) -> dict[str, float]:
-    """Top-1, top-5 (%) and mean cross-entropy over all batches, in full precision."""
+def classifier_sums(model: torch.nn.Module, batches, device: torch.device) -> list[float]:
+    """[top-1 hits, top-5 hits, summed cross-entropy, images] over all batches, in full precision."""
     model.eval()
     correct1 = correct5 = 0
     loss_sum, n = 0.0, 0
@@ -49,7 +43,18 @@ def evaluate_classifier(model: torch.nn.Module, batches, device: torch.device) -
         correct1 += hits[:, 0].sum().item()
         correct5 += hits.any(dim=1).sum().item()
         n += len(labels)
+    return [correct1, correct5, loss_sum, n]
+
+
+def classifier_metrics(sums: list[float]) -> dict[str, float]:
+    """Top-1, top-5 (%) and mean cross-entropy from classifier_sums (added up over processes if several)."""
+    correct1, correct5, loss_sum, n = sums
     return {"top1": 100.0 * correct1 / n, "top5": 100.0 * correct5 / n, "loss": loss_sum / n}
+
+
+def evaluate_classifier(model: torch.nn.Module, batches, device: torch.device) -> dict[str, float]:
+    """Top-1, top-5 (%) and mean cross-entropy over all batches."""
+    return classifier_metrics(classifier_sums(model, batches, device))
 
 
 class ClassificationTask(Task):
@@ -58,7 +63,8 @@ class ClassificationTask(Task):
     def __init__(self, model: torch.nn.Module, train_set, val_set, mixup: Mixup | None, smoothing: float,
                  device: torch.device, input_shape: tuple[int, ...]):
         self.model, self.train_set, self.val_set, self.mixup = model, train_set, val_set, mixup
-        self.train_model = model  # what training calls: the DDP wrapper in multi-process runs (engine.distributed)
+        self.train_model = model  # what training calls: the DDP wrapper once distributed
+        self.world = World(device=device)
         self.device, self.input_shape = device, input_shape
         if mixup is not None:
             self.criterion = SoftTargetCrossEntropy()
@@ -68,9 +74,20 @@ class ClassificationTask(Task):
             self.criterion = torch.nn.CrossEntropyLoss()
         self.steps_per_epoch = len(train_set)
 
+    def distribute(self, world: World, batch_size: int) -> None:
+        """Train as one of world's processes: an equal slice of every global batch, gradients averaged by DDP,
+        evaluation split and summed. State dicts, parameter groups and evaluation keep the bare model, so
+        checkpoints are the same as one process's."""
+        self.world = world
+        self.train_set = shard_train(self.train_set, world, batch_size)
+        self.val_set = shard_val(self.val_set, world)
+        ids = [world.device] if world.device.type == "cuda" else None
+        self.train_model = DistributedDataParallel(self.model, device_ids=ids)
+
     def train_epoch(self, epoch: int, step: Stepper) -> dict[str, float]:
-        """One pass over the training set."""
+        """One pass over the training set (this process's share); loss and images over all processes."""
         self.model.train()
+        step = AgreedStep(step, self.world) if self.world.size > 1 else step
         loss_sum, images_seen, start = 0.0, 0, time.perf_counter()
         for images, labels in self.train_set:
             images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
@@ -81,8 +98,9 @@ class ClassificationTask(Task):
             loss_sum += step(loss) * len(images)
             images_seen += len(images)
         seconds = time.perf_counter() - start
-        return {"train_loss": loss_sum / images_seen, "images": images_seen, "train_time_s": seconds}
+        loss_sum, images_seen = self.world.sum([loss_sum, images_seen])
+        return {"train_loss": loss_sum / images_seen, "images": int(images_seen), "train_time_s": seconds}
 
     def evaluate(self) -> dict[str, float]:
-        """Top-1, top-5 and loss on the validation split."""
-        return evaluate_classifier(self.model, self.val_set, self.device)
+        """Top-1, top-5 and loss on the validation split (over every process's share)."""
+        return classifier_metrics(self.world.sum(classifier_sums(self.model, self.val_set, self.device)))

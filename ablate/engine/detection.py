@@ -5,34 +5,23 @@ import math
 import time
 from pathlib import Path
 
-import timm
 import torch
 from omegaconf import DictConfig
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from ablate.data.detection.build import build_detection_dataset, build_detection_loader, check_detection_data
-from ablate.engine.model import rpe_config
+from ablate.config.checks import detr_rpe
+from ablate.data.detection.build import build_detection_dataset, build_detection_loader
+from ablate.data.registry import check_dataset
 from ablate.engine.optim import Stepper, param_groups
 from ablate.engine.pretrained import checkpoint_state, load_into
 from ablate.engine.task import Task
-from ablate.models.detr import DETR, build_criterion, build_detr, postprocess, resolve_rpe
+from ablate.models.detr import DETR, build_criterion, build_detr, postprocess
 from ablate.models.detr.box_ops import box_xyxy_to_cxcywh
 from ablate.models.detr.criterion import SetCriterion
-from ablate.models.detr.position_encoding import POSITION_ENCODINGS
-from ablate.rpe import RPEConfig
 
 # pycocotools' summary order; APs/APm/APl are -1 there when the set has no object of that size (NaN here).
 AP_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")
-
-
-def detr_rpe(model: DictConfig, rpe: DictConfig) -> RPEConfig | None:
-    """The encoder RPE: the authors' flag model.enc_rpe2d, or the rpe group; both at once is ambiguous."""
-    from_group = rpe_config(rpe)
-    if model.enc_rpe2d is not None and from_group is not None:
-        raise ValueError(f"model.enc_rpe2d={model.enc_rpe2d} and rpe.method={rpe.method} both set the encoder "
-                         "RPE: use one (rpe=none with the flag)")
-    return resolve_rpe(model.enc_rpe2d) if model.enc_rpe2d is not None else from_group
 
 
 def build_detr_model(model: DictConfig, rpe: DictConfig, num_classes: int) -> DETR:
@@ -44,27 +33,6 @@ def build_detr_model(model: DictConfig, rpe: DictConfig, num_classes: int) -> DE
                       hidden_dim=model.hidden_dim, nheads=model.nheads, enc_layers=model.enc_layers,
                       dec_layers=model.dec_layers, dim_feedforward=model.dim_feedforward, dropout=model.dropout,
                       num_queries=model.num_queries, aux_loss=model.aux_loss, attn_backend=model.attn_backend)
-
-
-def check(cfg: DictConfig) -> None:
-    """Model and RPE settings, dataset files."""
-    detr_rpe(cfg.model, cfg.rpe)
-    if cfg.model.position_embedding not in POSITION_ENCODINGS:
-        raise ValueError(f"model.position_embedding={cfg.model.position_embedding!r}: expected one of "
-                         f"{', '.join(POSITION_ENCODINGS)}")
-    if not cfg.model.backbone.startswith("resnet") or not timm.is_model(cfg.model.backbone):
-        raise ValueError(f"model.backbone={cfg.model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
-    if cfg.model.output_stride not in (8, 16, 32):
-        raise ValueError(f"model.output_stride={cfg.model.output_stride}: expected 8, 16 or 32")
-    if cfg.model.backbone_from_scratch and cfg.model.backbone_weights is not None:
-        raise ValueError("model.backbone_from_scratch=true and model.backbone_weights are contradictory: use one")
-    weights = cfg.model.backbone_weights
-    if weights is not None and not Path(weights).expanduser().is_file():
-        raise ValueError(f"model.backbone_weights={weights} does not exist (for the composite proxy: "
-                         f"ablate pretrain-backbone {weights})")
-    if cfg.model.backbone_width is not None and cfg.model.backbone_width < 1:
-        raise ValueError(f"model.backbone_width={cfg.model.backbone_width}: expected a positive channel count")
-    check_detection_data(cfg.data)
 
 
 def build(cfg: DictConfig, device: torch.device) -> "DetectionTask":
@@ -125,7 +93,7 @@ def evaluate_detector(model: torch.nn.Module, batches, coco_gt: COCO, device: to
 def evaluate_checkpoint(cfg: DictConfig, path: Path, device: torch.device) -> dict[str, float]:
     """COCO AP of a DETR checkpoint (the authors' .pth with a "model" key, or ours) on the val split."""
     detr_rpe(cfg.model, cfg.rpe)
-    check_detection_data(cfg.data, splits=("val",))
+    check_dataset(cfg.data, "detection", splits=("val",))
     model = build_detr_model(cfg.model, cfg.rpe, cfg.data.num_classes)
     load_into(model, checkpoint_state(path), path)
     val_set = build_detection_dataset(cfg.data, "val")

@@ -11,6 +11,7 @@ What makes N processes train the same model as one process:
   schedule are those of one process, and a run's identity does not depend on how many ran it.
 - Evaluation is split across the processes and the per-sample sums are all-reduced.
 - Only rank 0 holds the run lock and writes metrics, checkpoints and the record (ablate.engine.runner).
+- A task that can train this way implements Task.distribute with these pieces (classification does).
 """
 import math
 import os
@@ -20,11 +21,9 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from ablate.engine.optim import Diverged, Stepper
-from ablate.engine.task import Task
 
 
 @dataclass(frozen=True)
@@ -179,39 +178,3 @@ class AgreedStep:
             raise Diverged(f"loss became non-finite in {int(bad)} of {self.world.size} processes "
                            f"at step {self.step.global_step}")
         return self.step(loss)
-
-
-class DistributedTask(Task):
-    """A task run by every process of a world: DDP for training, sliced data, metrics summed over processes.
-
-    Its evaluation metrics must be means over samples (classification's top-1, top-5, loss are).
-    """
-
-    def __init__(self, task: Task, world: World, batch_size: int):
-        if not hasattr(task, "train_model"):
-            raise ValueError(f"multi-process runs support task=classification only (got {type(task).__name__})")
-        self.task, self.world = task, world
-        self.model, self.steps_per_epoch, self.input_shape = task.model, task.steps_per_epoch, task.input_shape
-        task.train_set = shard_train(task.train_set, world, batch_size)
-        task.val_set = shard_val(task.val_set, world)
-        # Training goes through the DDP wrapper (it all-reduces gradients); state dicts, parameter
-        # groups and evaluation use the bare model, so checkpoints are the same as one process's.
-        ids = [world.device] if world.device.type == "cuda" else None
-        task.train_model = DistributedDataParallel(task.model, device_ids=ids)
-
-    def param_groups(self, weight_decay: float, decay_rpe: bool, decay_all: bool) -> list[dict]:
-        """The task's own parameter groups."""
-        return self.task.param_groups(weight_decay, decay_rpe, decay_all)
-
-    def train_epoch(self, epoch: int, step: Stepper) -> dict[str, float]:
-        """One epoch on every process; loss is the mean over all processes' images, images their total."""
-        out = self.task.train_epoch(epoch, AgreedStep(step, self.world))
-        loss_sum, images = self.world.sum([out["train_loss"] * out["images"], out["images"]])
-        return {**out, "train_loss": loss_sum / images, "images": int(images)}
-
-    def evaluate(self) -> dict[str, float]:
-        """Each process evaluates its share; per-sample means are combined from all-reduced sums."""
-        local = self.task.evaluate()
-        n = self.task.val_set.samples
-        sums = self.world.sum([value * n for value in local.values()] + [n])
-        return {key: total / sums[-1] for key, total in zip(local, sums)}

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 
 from ablate.data.detection.composite import CompositeSpec, compose_scene, load_backgrounds
 from ablate.data.detection.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ablate.data.fashion_mnist import load_fashion_mnist, missing_files
+from ablate.data.fashion_mnist import load_fashion_mnist
+from ablate.data.registry import missing_fashion_mnist
 from ablate.models.detr.backbone import resnet_widths
 
 
@@ -44,7 +45,7 @@ def pretrain_backbone(out: Path, backbone: str = "resnet18", width: int | None =
                       "/usr/share/datasets/fashion-mnist", images: int = 30000, epochs: int = 2, size: int = 32,
                       batch_size: int = 128, lr: float = 2e-3, seed: int = 0) -> dict[str, float]:
     """Train the classifier, write its state dict (timm keys) to out atomically; return accuracy and time."""
-    missing = missing_files(fashion_root)
+    missing = missing_fashion_mnist(fashion_root)
     if missing:
         raise ValueError(f"pretraining needs Fashion-MNIST: {missing[0]} is missing "
                          "(apt-get install dataset-fashion-mnist)")

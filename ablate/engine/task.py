@@ -1,9 +1,9 @@
 """The seam between the runner and a kind of experiment (classification, detection).
 
 The runner owns what every run shares: run directory, seeding, optimiser and schedule, checkpoints,
-resume, divergence, records. A task owns the rest. A task is a module ablate.engine.<task> with
+resume, divergence, records. A task owns the rest. A task is declared in ablate.config.tasks (headline
+metric, metrics, data schema, plan-time checks) and implemented by a module with
 
-    check(cfg) -> None                 raise ValueError (one line) for bad config or missing data
     build(cfg, device) -> Task         model, data, loss on the device
 
 selected by the config's top-level `task` key.
@@ -14,9 +14,9 @@ from abc import ABC, abstractmethod
 import torch
 from omegaconf import DictConfig
 
+from ablate.config.tasks import TASKS
+from ablate.engine.distributed import World
 from ablate.engine.optim import Stepper, param_groups
-
-TASKS = ("classification", "detection")
 
 
 class Task(ABC):
@@ -38,18 +38,12 @@ class Task(ABC):
         """Optimiser parameter groups; override for per-part learning rates (key lr_scale)."""
         return param_groups(self.model, weight_decay, decay_rpe, decay_all)
 
-
-def _module(cfg: DictConfig):
-    if cfg.task not in TASKS:
-        raise ValueError(f"unknown task={cfg.task!r}: expected one of {', '.join(TASKS)}")
-    return importlib.import_module(f"ablate.engine.{cfg.task}")
-
-
-def check_task(cfg: DictConfig) -> None:
-    """Validate a composed config for its task without building anything."""
-    _module(cfg).check(cfg)
+    def distribute(self, world: World, batch_size: int) -> None:
+        """Train as one of world's processes (ablate.engine.distributed); tasks that cannot, say so."""
+        able = ", ".join(name for name, spec in TASKS.items() if spec.distributed)
+        raise ValueError(f"multi-process runs support task={able} only (got {type(self).__name__})")
 
 
 def build_task(cfg: DictConfig, device: torch.device) -> Task:
     """Build the task named by cfg.task."""
-    return _module(cfg).build(cfg, device)
+    return importlib.import_module(TASKS[cfg.task].module).build(cfg, device)

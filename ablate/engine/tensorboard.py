@@ -1,9 +1,12 @@
 """Optional TensorBoard events, written from the same per-epoch metrics as metrics.jsonl."""
 from pathlib import Path
 
+from ablate.results.rundir import RunDir
+
 
 class TensorBoard:
-    """Writes numeric epoch metrics to <run>/tb when enabled and tensorboard is installed; else does nothing."""
+    """Writes numeric epoch metrics into the run directory's tb/ when enabled and tensorboard is installed;
+    else does nothing."""
 
     def __init__(self, directory: Path, enabled: bool):
         self.writer = None
@@ -12,7 +15,7 @@ class TensorBoard:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # the optional extra is not installed
                 return
-            self.writer = SummaryWriter(str(directory / "tb"))
+            self.writer = SummaryWriter(str(directory / RunDir.TENSORBOARD))
 
     def log(self, row: dict) -> None:
         """One epoch's scalars, stepped by epoch."""

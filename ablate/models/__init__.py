@@ -1,2 +1,2 @@
-"""Models: importing this registers the DeiT-with-iRPE names in timm."""
-from ablate.models import deit  # noqa: F401  (registers timm entrypoints)
+"""Models: DeiT with iRPE on timm (importing ablate.models.deit registers the names of ablate.models.registry
+with timm) and DETR with iRPE in its encoder (ablate.models.detr)."""

@@ -14,23 +14,10 @@ import torch
 from timm.models import VisionTransformer, register_model
 from torch import Tensor, nn
 
+from ablate.models.registry import MODELS
 from ablate.rpe import RPEAttention, RPEConfig
 from ablate.rpe.abs_pos import ABS_POS, sincos_2d
 from ablate.rpe.baselines import baseline_attention
-
-_SIZES = {
-    "tiny": dict(embed_dim=192, depth=12, num_heads=3),
-    "small": dict(embed_dim=384, depth=12, num_heads=6),
-    "base": dict(embed_dim=768, depth=12, num_heads=12),
-}
-_CPU_SIZES = {
-    "pico": dict(embed_dim=64, depth=4, num_heads=2),
-    "micro": dict(embed_dim=96, depth=4, num_heads=3),
-    "nano": dict(embed_dim=192, depth=6, num_heads=3),
-}
-OFFICIAL_SUFFIXES = [f"ctx_{m}_shared_{s}" for m in ("product_50", "euc_20", "quant_51", "cross_56")
-                     for s in ("k", "qk", "qkv")]
-
 
 class RPEVisionTransformer(VisionTransformer):
     """timm's ViT whose attention layers get the true patch grid (H, W) of every input."""
@@ -89,16 +76,5 @@ def _register(name: str, arch: dict) -> None:
     setattr(sys.modules[__name__], name, register_model(entrypoint))
 
 
-def _register_all() -> None:
-    deit = dict(patch_size=16, img_size=224, mlp_ratio=4, qkv_bias=True)
-    for size, dims in _SIZES.items():
-        base = f"deit_{size}_patch16_224"
-        _register(f"{base}_rpe", {**deit, **dims})
-        for suffix in OFFICIAL_SUFFIXES:
-            _register(f"{base}_{suffix}", {**deit, **dims, "rpe": RPEConfig.from_suffix(suffix)})
-    for size, dims in _CPU_SIZES.items():
-        _register(f"deit_{size}_patch4_28", dict(patch_size=4, img_size=28, in_chans=1, num_classes=10,
-                                                 mlp_ratio=4, qkv_bias=True, **dims))
-
-
-_register_all()
+for _name, _arch in MODELS.items():
+    _register(_name, _arch)

@@ -7,9 +7,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ablate.results.records import RECORD, config_hashes
-from ablate.results.report import load_records, render, summarize
-from ablate.sweep.compose import Composer
+from ablate.results.records import config_hashes
+from ablate.results.report import load_records, summarize, to_markdown
+from ablate.results.rundir import RunDir
+from ablate.config.compose import Composer
 
 METHODS = ("euc", "quant", "cross", "product")
 
@@ -36,7 +37,7 @@ def synthetic_records(results: Path, n: int) -> None:
                               "wall_time_s": 60.0, "throughput": 1000.0},
                   "resumed_at_epochs": [], "provenance": {"git_commit": "0" * 40, "device": "cpu"},
                   "config": config}
-        (directory / RECORD).write_text(json.dumps(record, indent=1))
+        (directory / RunDir.RECORD).write_text(json.dumps(record, indent=1))
 
 
 def main() -> None:
@@ -50,7 +51,7 @@ def main() -> None:
         frame = load_records(Path(tmp))
         loaded = time.perf_counter()
         summary = summarize(frame, metrics=("top1", "top5"))
-        text = render(summary, ("top1", "top5"), "md")
+        text = to_markdown(summary, ("top1", "top5"))
         end, cpu_end = time.perf_counter(), time.process_time()
     print(text)
     # CPU time is printed too: on a shared machine the wall time includes waiting for other processes.

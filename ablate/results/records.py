@@ -1,22 +1,18 @@
-"""Run records: identity hashes, the run directory layout, atomic writes, tolerant reads.
+"""Run records: what a record holds, how a run's identity is hashed, and strict JSON for both.
 
-    <results>/<experiment>/<config hash, 12 hex>/
-        config.yaml     the resolved config          metrics.jsonl   one line per finished epoch
-        checkpoint.pth  the latest epoch             record.json     the final record (atomic)
-        error.txt       traceback of a failed run    tb/             TensorBoard events (optional)
+A record: status and error; identity (config hash, group hash without the seed, overrides); final
+metrics; the epochs a run resumed at; provenance; the resolved config. Where records live on disk is
+ablate.results.rundir's business.
 """
 import hashlib
 import json
 import math
-import os
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any
 
-RECORD = "record.json"
-CONFIG = "config.yaml"
-METRICS = "metrics.jsonl"
-FINISHED = ("completed", "diverged")  # a rerun skips these; failed and unfinished runs are retried
+from ablate.results.provenance import provenance
+
+RECORD_SCHEMA = 1
 NOT_IDENTITY = ("runtime", "logging", "launcher", "hydra")  # top-level keys that never change a result
 PATH_KEYS = ("root", "dir", "path", "file")  # keys (or *_<key>) naming where things are, not what they are
 
@@ -43,21 +39,6 @@ def config_hashes(config: dict) -> tuple[str, str]:
     return _digest(view), _digest({k: v for k, v in view.items() if k != "seed"})
 
 
-def run_dir(results: Path, config: dict) -> Path:
-    """Where a config's run lives: <results>/<experiment name>/<first 12 hex of its hash>."""
-    return Path(results) / str(config["name"]) / config_hashes(config)[0][:12]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside path, fsync, rename over path: readers see old or new, whole."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _finite(value: Any) -> Any:
     """NaN and infinities as None, in nested dicts and lists too."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -75,69 +56,27 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     return json.dumps(_finite(obj), allow_nan=False, **kwargs)
 
 
-def write_record(directory: Path, record: dict) -> None:
-    """Write record.json atomically."""
-    write_atomic(directory / RECORD, dumps(record, indent=1, default=str))
+def now() -> str:
+    """The current UTC time, to the second, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def read_record(directory: Path) -> dict | None:
-    """The run's record, None if it has none; raises ValueError if it cannot be read."""
-    path = Path(directory) / RECORD
-    try:
-        with open(path, "rb") as f:
-            record = json.loads(f.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise ValueError(f"unreadable record {path}: {e}") from None
-    if not isinstance(record, dict) or "status" not in record:
-        raise ValueError(f"unreadable record {path}: not a run record")
-    return record
+def new_record(config: dict, run_id: str, overrides: list[str], status: str, error: str | None,
+               metrics: dict | None = None, resumed_at: list[int] | None = None, device: str | None = None,
+               started: str | None = None) -> dict:
+    """A run's final record from its resolved config and outcome."""
+    config_hash, group_hash = config_hashes(config)
+    return {
+        "schema": RECORD_SCHEMA, "run_id": run_id, "experiment": config["name"], "task": config.get("task"),
+        "status": status, "error": error,
+        "identity": {"config_hash": config_hash, "group_hash": group_hash, "overrides": list(overrides)},
+        "metrics": metrics or {},
+        "resumed_at_epochs": resumed_at or [],
+        "provenance": {**provenance(device), "started": started or now(), "finished": now()},
+        "config": config,
+    }
 
 
-def finished_record(directory: Path) -> dict | None:
-    """The record of a completed or diverged run, else None (unreadable counts as unfinished)."""
-    try:
-        record = read_record(directory)
-    except ValueError:
-        return None
-    return record if record is not None and record["status"] in FINISHED else None
-
-
-def read_metrics(directory: Path) -> list[dict]:
-    """The per-epoch metrics lines (a torn last line from a kill is ignored)."""
-    rows = []
-    try:
-        with open(Path(directory) / METRICS) as f:
-            for line in f:
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    break
-    except FileNotFoundError:
-        pass
-    return rows
-
-
-def run_dirs(results: Path, experiment: str | None = None) -> Iterator[Path]:
-    """Every run directory under results (or one experiment's), in name order."""
-    results = Path(results)
-    experiments = [results / experiment] if experiment else [results / name for name in _subdirs(results)]
-    for exp in experiments:
-        yield from (exp / name for name in _subdirs(exp))
-
-
-def record_paths(results: Path, experiment: str | None = None) -> list[str]:
-    """The record.json path of every run directory (existing or not yet), as plain strings for speed."""
-    root = str(results)
-    experiments = [experiment] if experiment else _subdirs(results)
-    return [f"{root}/{exp}/{name}/{RECORD}" for exp in experiments for name in _subdirs(f"{root}/{exp}")]
-
-
-def _subdirs(path: Path | str) -> list[str]:
-    """Names of the visible subdirectories, sorted."""
-    try:
-        with os.scandir(path) as entries:
-            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+def failed_record(config: dict, run_id: str, overrides: list[str], error: str) -> dict:
+    """The record of a run that ended without writing its own (no metrics, no device)."""
+    return new_record(config, run_id, overrides, "failed", error)

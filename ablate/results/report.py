@@ -7,9 +7,8 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from ablate.results.records import record_paths
+from ablate.results.rundir import record_paths
 
-FORMATS = ("table", "md", "csv", "latex", "json")
 NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
 
 
@@ -116,16 +115,22 @@ def readable(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
     return out
 
 
-def render(summary: pd.DataFrame, metrics: tuple[str, ...], fmt: str) -> str:
-    """The summary as md, csv, latex or json text (csv and json keep numbers; the others read mean ± std)."""
-    if fmt == "csv":
-        return summary.to_csv(index=False)
-    if fmt == "json":
-        return summary.to_json(orient="records", indent=1) + "\n"
-    text = readable(summary, metrics)
-    if fmt == "md":
-        return text.to_markdown(index=False, disable_numparse=True) + "\n"
-    if fmt == "latex":
-        style = text.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
-        return style.to_latex(hrules=True).replace("±", r"$\pm$")
-    raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+def to_markdown(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
+    """Markdown, each metric as mean ± std."""
+    return readable(summary, metrics).to_markdown(index=False, disable_numparse=True) + "\n"
+
+
+def to_csv(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
+    """CSV with the numbers (mean, std, n)."""
+    return summary.to_csv(index=False)
+
+
+def to_json(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
+    """JSON records with the numbers (mean, std, n)."""
+    return summary.to_json(orient="records", indent=1) + "\n"
+
+
+def to_latex(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
+    """LaTeX (booktabs), each metric as mean $\\pm$ std."""
+    style = readable(summary, metrics).style.hide(axis="index").format(escape="latex")
+    return style.format_index(escape="latex", axis=1).to_latex(hrules=True).replace("±", r"$\pm$")

@@ -1,16 +1,22 @@
 """iRPE: image relative position encoding (Wu et al., ICCV 2021), exact and fast.
 
-The authors' API (`get_rpe_config`, `build_rpe`) plus `RPEConfig`, the attention backends and
-the bucket maps. Importable on its own: nothing here depends on the rest of ablate.
+The authors' API (`get_rpe_config`, `build_rpe`) plus `RPEConfig`, the attention backends and the
+bucket maps. Importable on its own: nothing here depends on the rest of ablate. Names are loaded on
+first use, so that validating an `RPEConfig` (at plan time) does not import torch.
 """
-from ablate.rpe.attention import BACKENDS, RPEAttention, rpe_attention
-from ablate.rpe.buckets import allocated_buckets, bucket_map, total_allocated_buckets, used_buckets
-from ablate.rpe.config import INDEXES, METHODS, MODES, RPEConfig, get_rpe_config
-from ablate.rpe.index import clip_index, piecewise_index
-from ablate.rpe.lookup import build_rpe, iRPE, iRPECross
+from importlib import import_module
 
-__all__ = [
-    "BACKENDS", "INDEXES", "METHODS", "MODES", "RPEAttention", "RPEConfig", "allocated_buckets",
-    "bucket_map", "build_rpe", "clip_index", "get_rpe_config", "iRPE", "iRPECross", "piecewise_index",
-    "rpe_attention", "total_allocated_buckets", "used_buckets",
-]
+_EXPORTS = {
+    "BACKENDS": "attention", "RPEAttention": "attention", "rpe_attention": "attention",
+    "allocated_buckets": "buckets", "bucket_map": "buckets", "total_allocated_buckets": "buckets",
+    "used_buckets": "buckets", "INDEXES": "config", "METHODS": "config", "MODES": "config",
+    "RPEConfig": "config", "get_rpe_config": "config", "clip_index": "index", "piecewise_index": "index",
+    "build_rpe": "lookup", "iRPE": "lookup", "iRPECross": "lookup",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'ablate.rpe' has no attribute {name!r}")
+    return getattr(import_module(f"ablate.rpe.{_EXPORTS[name]}"), name)

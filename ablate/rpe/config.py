@@ -9,8 +9,6 @@ import math
 import re
 from dataclasses import dataclass
 
-from ablate.rpe.buckets import used_buckets
-
 METHODS = ("euc", "quant", "cross", "product")
 MODES = ("bias", "contextual")
 INDEXES = ("piecewise", "clip")
@@ -66,6 +64,8 @@ class RPEConfig:
     @property
     def suffix(self) -> str:
         """DeiT model-name suffix, e.g. ctx_product_50_shared_k (r<ratio> when the count is ambiguous)."""
+        from ablate.rpe.buckets import used_buckets  # counting buckets needs torch; validating does not
+
         mode = "ctx" if self.mode == "contextual" else "bias"
         count = used_buckets(self.method, self.ratio, 14, 14, skip=1, index=self.index)
         size = str(count) if _ratio_for_count(self.method, count, self.index) == self.ratio else f"r{self.ratio:.12g}"
@@ -117,6 +117,8 @@ class RPEConfig:
 def _ratio_for_count(method: str, count: int, index: str = "piecewise") -> float | None:
     """The official ratio for a bucket count (if it gives that count with this index), else the smallest
     ratio (step 0.1) that uses it."""
+    from ablate.rpe.buckets import used_buckets  # counting buckets needs torch; validating does not
+
     official = _OFFICIAL_RATIOS.get((method, count))
     if official is not None and used_buckets(method, official, 14, 14, skip=1, index=index) == count:
         return official
@@ -124,6 +126,15 @@ def _ratio_for_count(method: str, count: int, index: str = "piecewise") -> float
         if used_buckets(method, tenth / 10, 14, 14, skip=1, index=index) == count:
             return tenth / 10
     return None
+
+
+def flag_config(flag: "str | RPEConfig | None") -> RPEConfig | None:
+    """The RPE of a DETR flag; the authors' default flag '' (and None) means none; an RPEConfig passes through."""
+    if isinstance(flag, RPEConfig) or flag is None:
+        return flag
+    if not isinstance(flag, str):
+        raise TypeError(f"an RPE flag must be a string, an RPEConfig or None, got {type(flag).__name__}")
+    return RPEConfig.from_flag(flag) if flag else None
 
 
 def get_rpe_config(ratio: float = 1.9, method: str = "product", mode: str = "contextual",

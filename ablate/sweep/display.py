@@ -5,9 +5,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ablate.results.records import read_metrics
-from ablate.sweep.launch import Progress
+from ablate.config.tasks import headline_of
 from ablate.sweep.plan import Job
+from ablate.sweep.progress import Progress
 
 
 def duration(seconds: float | None) -> str:
@@ -21,7 +21,7 @@ def duration(seconds: float | None) -> str:
 
 
 def _headline(row: dict) -> str:
-    metric = next((k for k in row if k != "epoch"), None)
+    metric = headline_of(row)
     return f"{metric} {row[metric]:.2f}" if metric else ""
 
 
@@ -35,7 +35,7 @@ class SweepView:
         self.by_dir = {job.directory: job for job in progress.jobs}
 
     def _fraction(self, job: Job) -> tuple[float, list[dict]]:
-        rows = read_metrics(job.directory)
+        rows = job.run.metrics()
         return min(1.0, len(rows) / max(1, job.config.train.epochs)), rows
 
     def eta(self, fractions: dict) -> float | None:

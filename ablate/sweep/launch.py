@@ -1,70 +1,40 @@
 """Run a sweep's jobs on this machine: one at a time in this process, or N at once in worker processes.
 
-Records on disk are the source of truth: the launcher reads each job's record when it ends, and
-writes a failed record itself only when a worker process died without writing one.
+Records on disk are the source of truth: each job's outcome is read from its run directory when it
+ends (RunDir.settle), which records a failed run itself only when a worker died without writing one.
 """
 import json
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from ablate.engine.runner import RunBusy, build_record, cpu_count, execute, run_lock
-from ablate.results.records import read_record, write_record
+from ablate.engine.resources import cpu_count
+from ablate.engine.runner import execute
+from ablate.results.rundir import BUSY, RunBusy
 from ablate.sweep.plan import Job
-from ablate.sweep.worker import BUSY
-
-
-@dataclass
-class Progress:
-    """Live state of a sweep, shared with the display: which jobs run, since when, how they ended."""
-
-    jobs: list[Job]
-    workers: int
-    running: dict[Path, float] = field(default_factory=dict)  # directory -> start time
-    ended: dict[Path, dict] = field(default_factory=dict)  # directory -> record (or a busy marker)
-    durations: list[float] = field(default_factory=list)
-
-    def start(self, job: Job) -> None:
-        """Mark a job as running."""
-        self.running[job.directory] = time.monotonic()
-
-    def end(self, job: Job, record: dict) -> None:
-        """Mark a job as ended with its record."""
-        self.durations.append(time.monotonic() - self.running.pop(job.directory))
-        self.ended[job.directory] = record
+from ablate.sweep.progress import Progress
+from ablate.sweep.worker import BUSY_EXIT
 
 
 def _in_process(job: Job) -> dict:
     try:
         return execute(job.config, job.directory, job.overrides)
     except RunBusy as e:
-        return {"status": "busy", "error": str(e)}
+        return {"status": BUSY, "error": str(e)}
 
 
 def _in_worker(job: Job, threads: int) -> dict:
-    config = OmegaConf.to_container(job.config, resolve=True)
+    config = json.loads(json.dumps(job.resolved))
     config["runtime"]["threads"] = threads  # not part of the identity: the directory stays the same
     payload = json.dumps({"config": config, "directory": str(job.directory), "overrides": job.overrides})
+    since = job.run.stamp()
     proc = subprocess.run([sys.executable, "-m", "ablate.sweep.worker"], input=payload, text=True,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if proc.returncode == BUSY:
-        return {"status": "busy", "error": f"{job.directory} is being run by another process"}
-    if proc.returncode == 0:
-        return read_record(job.directory)
+    if proc.returncode == BUSY_EXIT:
+        return {"status": BUSY, "error": f"{job.directory} is being run by another process"}
     last = (proc.stderr.strip().splitlines() or [""])[-1]
-    error = f"worker process exited with code {proc.returncode}" + (f": {last}" if last else "")
-    try:
-        with run_lock(job.directory):
-            record = build_record(job.config, job.directory, job.overrides, "failed", error)
-            write_record(job.directory, record)
-    except (RunBusy, FileNotFoundError):
-        return {"status": "failed", "error": error}
-    return record
+    said = f"worker process exited with code {proc.returncode}" + (f": {last}" if last else "")
+    return job.run.settle(job.resolved, job.overrides, said, since)
 
 
 def launch(jobs: list[Job], workers: int, progress: Progress, on_end=None) -> None:

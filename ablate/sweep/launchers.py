@@ -2,42 +2,33 @@
 
 `--launcher local` is ablate.sweep.launch; every other name is a conf/launcher/<name>.yaml that picks
 a Hydra launcher and its settings (`hydra.launcher.*` on the command line). Hydra's launchers run
-without @hydra.main: we compose the launcher's config, instantiate it with Hydra's plugin registry,
-and hand it the planned jobs' override lists.
+without @hydra.main: ablate.config.compose composes the launcher's config and instantiates it with
+Hydra's plugin registry; this module hands it the planned jobs' override lists.
 
 Run records are the source of truth, never what a launcher returns: a Slurm job can report success
 after a Python exception, and a preempted job is requeued by submitit and resumes from the run's
-own per-epoch checkpoint. After the launcher returns (or raises), each job's record is read from
-disk; a job that ended without writing one gets a failed record naming what the launcher said.
+own per-epoch checkpoint. After the launcher returns (or raises), each job's outcome is settled from its
+run directory (RunDir.settle): a job that ended without writing a record is recorded as failed, naming
+what the launcher said.
 """
+import json
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra._internal.callbacks import Callbacks
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.errors import HydraException
-from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from ablate.engine.distributed import joined
-from ablate.engine.runner import RunBusy, build_record, cpu_count, execute, pick_device, run_lock
-from ablate.results.records import FINISHED, RECORD, read_record, write_record
-from ablate.sweep.compose import CONF_DIR, ConfigError
-from ablate.sweep.launch import Progress
+from ablate.config.compose import CONF_DIR, Composer, ConfigError
+from ablate.engine.resources import cpu_count
+from ablate.results.rundir import BUSY, RunBusy
 from ablate.sweep.plan import Job
-from ablate.sweep.schema import register
+from ablate.sweep.progress import Progress
 
 LOCAL = "local"
-BUSY = "busy"
 SETTING = "hydra.launcher."
 
 
@@ -62,13 +53,16 @@ class RunJob:
     def __init__(self, jobs: list[Job], threads: int | None):
         self.runs = {}
         for job in jobs:
-            config = OmegaConf.to_container(job.config, resolve=True)
+            config = json.loads(json.dumps(job.resolved))
             if threads and not config["runtime"]["threads"]:  # not part of the identity
                 config["runtime"]["threads"] = threads
             self.runs[tuple(job.overrides)] = (config, str(job.directory), list(job.overrides))
 
     def __call__(self, _hydra_composed: DictConfig) -> str:
         """Execute the run (every task of a multi-task submitit job joins its DDP world); returns its status."""
+        from ablate.engine.distributed import joined  # the engine loads in the job's process, not the planner's
+        from ablate.engine.runner import execute, pick_device
+
         config, directory, overrides = self.runs[tuple(HydraConfig.get().overrides.task)]
         cfg = OmegaConf.create(config)
         OmegaConf.set_struct(cfg, True)
@@ -103,71 +97,8 @@ def check_launcher(name: str, settings: list[str]) -> None:
         if settings:
             raise ConfigError(f"{settings[0]} configures a launcher: add --launcher NAME")
         return
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        _launcher_config(name, settings, Path("unused"), 1)
-
-
-def _launcher_config(name: str, settings: list[str], sweep_dir: Path, parallel: int) -> DictConfig:
-    overrides = [f"+launcher={name}", f"hydra.sweep.dir='{sweep_dir}'", "hydra.output_subdir=null",
-                 "hydra/job_logging=none", "hydra/hydra_logging=none"]
-    try:
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-        # Settings go into the composed config, not into Hydra's overrides: each job's worker composes
-        # its config again from those, without the launcher option, where these keys do not exist.
-        for setting in OverridesParser.create().parse_overrides(settings):
-            if setting.is_sweep_override():
-                raise ConfigError(f"{setting.input_line}: a launcher setting takes one value")
-            OmegaConf.update(cfg, setting.key_or_group, setting.value(), force_add=setting.is_add())
-    except (HydraException, OmegaConfBaseException) as e:
-        raise ConfigError(f"launcher {name}: {str(e).splitlines()[0]}") from None
-    if parallel > 1:  # -j N: the launcher's own parallelism knob
-        for key in ("n_jobs", "array_parallelism"):
-            if key in cfg.hydra.launcher:
-                cfg.hydra.launcher[key] = parallel
-    return cfg
-
-
-def _stamp(directory: Path) -> int | None:
-    try:
-        return os.stat(directory / RECORD).st_mtime_ns
-    except FileNotFoundError:
-        return None
-
-
-def _new_record(job: Job, before: dict[Path, int | None]) -> dict | None:
-    """The job's record if this launch wrote one (its file changed since launch), else None."""
-    if _stamp(job.directory) == before[job.directory]:
-        return None
-    try:
-        return read_record(job.directory)
-    except ValueError:
-        return None
-
-
-def _settle(job: Job, before: dict[Path, int | None], said: str) -> dict:
-    """The job's record from disk; a job that left none (or only an old failed one) is recorded as failed."""
-    try:
-        record = read_record(job.directory)
-    except ValueError:
-        record = None
-    if record is not None and record["status"] in FINISHED:
-        return record
-    fresh = _new_record(job, before)
-    if fresh is not None:
-        return fresh
-    if said == BUSY:
-        return {"status": BUSY, "error": f"{job.directory} is being run by another process"}
-    error = f"the job ended without writing a record ({said})"
-    job.directory.mkdir(parents=True, exist_ok=True)  # absent if the job never started
-    try:
-        with run_lock(job.directory):
-            record = build_record(job.config, job.directory, job.overrides, "failed", error)
-            write_record(job.directory, record)
-    except RunBusy:
-        return {"status": "running", "error": f"{job.directory} is still being run ({said})"}
-    return record
+    with Composer() as composer:
+        composer.launcher_config(name, settings, Path("unused"), 1)
 
 
 def _said(ret: JobReturn) -> str:
@@ -187,15 +118,12 @@ def launch_hydra(name: str, settings: list[str], jobs: list[Job], results: Path,
     if not todo:
         return
     sweep_dir = Path(results).absolute() / ".launcher" / time.strftime("%Y-%m-%d_%H-%M-%S")
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = _launcher_config(name, settings, sweep_dir, parallel)
+    with Composer() as composer:
+        cfg = composer.launcher_config(name, settings, sweep_dir, parallel)
         concurrency = _concurrency(cfg.hydra.launcher, len(todo))
         task = RunJob(todo, max(1, cpu_count() // concurrency) if concurrency else None)
-        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=Callbacks(cfg))
-        launcher = Plugins.instance().instantiate_launcher(hydra_context=context, task_function=task, config=cfg)
-        before = {job.directory: _stamp(job.directory) for job in todo}
+        launcher = composer.launcher(cfg, task)
+        before = {job.directory: job.run.stamp() for job in todo}
         lock = threading.Lock()
 
         def ended(job: Job, record: dict) -> None:
@@ -209,7 +137,7 @@ def launch_hydra(name: str, settings: list[str], jobs: list[Job], results: Path,
         def watch(stop: threading.Event) -> None:
             while not stop.wait(1.0):
                 for job in todo:
-                    record = _new_record(job, before)
+                    record = job.run.written_since(before[job.directory])
                     if record is not None and job.directory not in progress.ended:
                         ended(job, record)
 
@@ -226,7 +154,7 @@ def launch_hydra(name: str, settings: list[str], jobs: list[Job], results: Path,
             stop.set()
             watcher.join()
         for job, words in zip(todo, said):  # the records now on disk have the last word
-            record = _settle(job, before, words)
+            record = job.run.settle(job.resolved, job.overrides, words, before[job.directory])
             if job.directory not in progress.ended:
                 ended(job, record)
             elif progress.ended[job.directory]["status"] != record["status"]:

@@ -1,22 +1,46 @@
-"""A sweep's plan: every job composed, validated and located before anything is written."""
+"""A sweep's plan: every job composed, validated and located before anything is written.
+
+Planning never imports torch: configs come from ablate.config (each group selection composed once),
+checks from the task registry (ablate.config.tasks), run directories from ablate.results.rundir.
+"""
+import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.results.records import finished_record, run_dir
-from ablate.sweep.compose import Composer, ConfigError
+from ablate.config.compose import Composer, ConfigError
+from ablate.config.tasks import check_config
+from ablate.results.rundir import RunDir
 
 
-@dataclass
 class Job:
-    """One run of a sweep: its overrides, resolved config, directory, and whether it is already done."""
+    """One run of a sweep: its overrides, resolved config, directory, and whether it was already done."""
 
-    overrides: list[str]
-    config: DictConfig
-    directory: Path
-    done: bool
+    def __init__(self, overrides: list[str], config: dict | DictConfig, directory: Path, done: bool) -> None:
+        self.overrides, self.directory, self.done = list(overrides), Path(directory), done
+        self._plain = config if isinstance(config, dict) else None
+        self._config = config if isinstance(config, DictConfig) else None
+
+    @property
+    def run(self) -> RunDir:
+        """The job's run directory."""
+        return RunDir(self.directory)
+
+    @property
+    def config(self) -> DictConfig:
+        """The resolved config as a (struct) DictConfig, made on first use: a big plan never needs most."""
+        if self._config is None:
+            self._config = OmegaConf.create(self._plain)
+            OmegaConf.set_struct(self._config, True)
+        return self._config
+
+    @property
+    def resolved(self) -> dict:
+        """The resolved config as plain dicts and lists."""
+        if self._plain is None:
+            self._plain = OmegaConf.to_container(self._config, resolve=True)
+        return self._plain
 
     @property
     def label(self) -> str:
@@ -38,14 +62,12 @@ def check_writable(results: Path) -> None:
         raise ConfigError(f"results directory {results} is not writable ({existing} does not allow writing)")
 
 
-def _validated(cfg: DictConfig, overrides: list[str], many: bool) -> DictConfig:
-    from ablate.engine.task import check_task  # imports torch: not at module level, so `ablate ls` stays quick
+def _checked(config: dict, overrides: list[str], many: bool) -> None:
     try:
-        check_task(cfg)
+        check_config(OmegaConf.create(config))
     except ValueError as e:
         where = f" (job {' '.join(overrides)})" if many else ""
         raise ConfigError(f"{e}{where}") from None
-    return cfg
 
 
 def plan_runs(overrides: list[str], results: Path, sweep: bool = True) -> list[Job]:
@@ -54,13 +76,18 @@ def plan_runs(overrides: list[str], results: Path, sweep: bool = True) -> list[J
         job_overrides = composer.jobs(overrides) if sweep else [list(overrides)]
         if not job_overrides:
             raise ConfigError(f"empty sweep: {' '.join(overrides) or 'the experiment'} expands to no runs")
-        configs = [composer.config(o) for o in job_overrides]
-    jobs, seen = [], set()
-    for o, cfg in zip(job_overrides, configs):
-        directory = run_dir(results, OmegaConf.to_container(_validated(cfg, o, len(configs) > 1), resolve=True))
-        if directory in seen:  # two spellings of the same config are one run
+        configs = composer.configs(job_overrides)  # a sweep value in a single run is refused here
+    jobs, seen, checked = [], set(), set()
+    for o, config in zip(job_overrides, configs):
+        # Runs that differ only in their seed pass or fail the same checks: check each setting once.
+        setting = json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True, default=str)
+        if setting not in checked:
+            _checked(config, o, len(configs) > 1)
+            checked.add(setting)
+        run = RunDir.of(results, config)
+        if run.path in seen:  # two spellings of the same config are one run
             continue
-        seen.add(directory)
-        jobs.append(Job(o, cfg, directory, finished_record(directory) is not None))
+        seen.add(run.path)
+        jobs.append(Job(o, config, run.path, run.finished() is not None))
     check_writable(results)
     return jobs

@@ -1,7 +1,8 @@
 """A sweep job in its own process: reads {config, directory, overrides} as JSON on stdin and runs it.
 
-Exit codes: 0 the run ended and wrote its record (completed, failed or diverged); 3 another process
-holds the run; anything else means the worker itself died.
+Exit codes: 0 the run ended and wrote its record (completed, failed or diverged); BUSY_EXIT another
+process holds the run; anything else means the worker itself died (the launcher then settles the run
+from its directory: ablate.results.rundir.RunDir.settle).
 """
 import json
 import sys
@@ -9,9 +10,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ablate.engine.runner import RunBusy, execute
+from ablate.engine.runner import execute
+from ablate.results.rundir import RunBusy
 
-BUSY = 3
+BUSY_EXIT = 3
 
 
 def main() -> int:
@@ -22,7 +24,7 @@ def main() -> int:
     try:
         execute(cfg, Path(job["directory"]), job["overrides"])
     except RunBusy:
-        return BUSY
+        return BUSY_EXIT
     return 0
 
 

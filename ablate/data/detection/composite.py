@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
-from ablate.data.fashion_mnist import load_fashion_mnist, missing_files
+from ablate.data.fashion_mnist import load_fashion_mnist
+from ablate.data.registry import missing_fashion_mnist
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 # Bundled with scikit-image (no download); greyscale ones are stacked to RGB.
@@ -131,7 +132,7 @@ def generate_composite(cache_root: str | Path, spec: CompositeSpec, fashion_root
     folder = Path(cache_root) / f"composite-{spec.key}"
     if (folder / "spec.json").is_file():
         return folder
-    missing = missing_files(fashion_root)
+    missing = missing_fashion_mnist(fashion_root)
     if missing:
         raise FileNotFoundError(f"Fashion-MNIST files missing for the composite set: {missing[0]} "
                                 "(install the Debian package dataset-fashion-mnist)")

@@ -1,5 +1,5 @@
 """DETR (Carion et al. 2020) with iRPE in the encoder, in the authors' checkpoint layout."""
-from ablate.models.detr.build import build_criterion, build_detr, resolve_rpe
+from ablate.models.detr.build import build_criterion, build_detr
 from ablate.models.detr.detr import DETR, postprocess
 
-__all__ = ["DETR", "build_criterion", "build_detr", "postprocess", "resolve_rpe"]
+__all__ = ["DETR", "build_criterion", "build_detr", "postprocess"]

@@ -5,16 +5,7 @@ from ablate.models.detr.detr import DETR
 from ablate.models.detr.matcher import HungarianMatcher
 from ablate.models.detr.position_encoding import build_position_encoding
 from ablate.models.detr.transformer import Transformer
-from ablate.rpe import RPEConfig
-
-
-def resolve_rpe(enc_rpe2d: str | RPEConfig | None) -> RPEConfig | None:
-    """An RPEConfig from the authors' flag string (e.g. rpe-2.0-product-ctx-1-k), a config, or None."""
-    if enc_rpe2d is None or isinstance(enc_rpe2d, RPEConfig):
-        return enc_rpe2d
-    if isinstance(enc_rpe2d, str):
-        return RPEConfig.from_flag(enc_rpe2d)
-    raise TypeError(f"enc_rpe2d must be a flag string, an RPEConfig or None, got {type(enc_rpe2d).__name__}")
+from ablate.rpe.config import RPEConfig, flag_config
 
 
 def build_detr(enc_rpe2d: str | RPEConfig | None = None, num_classes: int = 91, backbone: str = "resnet50",
@@ -24,7 +15,7 @@ def build_detr(enc_rpe2d: str | RPEConfig | None = None, num_classes: int = 91, 
                dec_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1, num_queries: int = 100,
                aux_loss: bool = True, attn_backend: str = "auto") -> DETR:
     """DETR with iRPE in the encoder self-attention (defaults: the authors' R50 model)."""
-    rpe = resolve_rpe(enc_rpe2d)
+    rpe = flag_config(enc_rpe2d)
     if rpe is not None and rpe.skip != 0:
         raise ValueError(f"DETR has no prefix tokens: RPE skip must be 0, got {rpe.skip}")
     joiner = Joiner(Backbone(backbone, train_backbone, output_stride, backbone_weights, backbone_from_scratch,

@@ -7,13 +7,14 @@ writes <table>.md, .tex, .csv, .json, .png per table, all.md, and index.html (ev
 import sys
 from pathlib import Path
 
-from ablate.results.paper.figure import to_png
+from ablate.results.formats import FORMATS, write_output
 from ablate.results.paper.html import to_html
 from ablate.results.paper.reference import TABLES
-from ablate.results.paper.render import to_csv, to_json, to_latex, to_markdown
-from ablate.results.paper.report import layouts, write_file
+from ablate.results.paper.render import to_markdown
+from ablate.results.paper.report import layouts
 
-HEADING = "Wu et al. (ICCV 2021), reproduced with ablate"
+# One file per table in each format that has one (the terminal table is markdown; html holds every table).
+PER_TABLE = [name for name, spec in FORMATS.items() if spec.paper and name not in ("table", "html")]
 
 
 def export_all(results: Path, out: Path) -> list[Path]:
@@ -24,14 +25,12 @@ def export_all(results: Path, out: Path) -> list[Path]:
     for table in TABLES:
         found = layouts(results, [table])
         everything += found
-        for suffix, render in (("md", to_markdown), ("tex", to_latex), ("csv", to_csv), ("json", to_json)):
-            written.append(out / f"{table}.{suffix}")
-            write_file(written[-1], render(found))
-        written.append(out / f"{table}.png")
-        write_file(written[-1], to_png(found[0]))
-    for name, content in (("all.md", to_markdown(everything)), ("index.html", to_html(everything, HEADING))):
+        for name in PER_TABLE:
+            written.append(out / f"{table}{FORMATS[name].suffix}")
+            write_output(written[-1], FORMATS[name].renderer("paper")(found[:1] if FORMATS[name].binary else found))
+    for name, content in (("all.md", to_markdown(everything)), ("index.html", to_html(everything))):
         written.append(out / name)
-        write_file(written[-1], content)
+        write_output(written[-1], content)
     return written
 
 

@@ -54,3 +54,10 @@ def to_png(layout: Layout) -> bytes:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def to_png_one(layouts: list[Layout]) -> bytes:
+    """The figure of a single table (a PNG holds one)."""
+    if len(layouts) != 1:
+        raise ValueError("--format png draws one table: use --experiment paper/<table> (html has every figure)")
+    return to_png(layouts[0])

@@ -31,7 +31,10 @@ def _findings(layout: Layout) -> str:
     return f"<ul>{''.join(items)}</ul>{note}" if items else ""
 
 
-def to_html(layouts: list[Layout], heading: str) -> str:
+HEADING = "Wu et al. (ICCV 2021), reproduced with ablate"
+
+
+def to_html(layouts: list[Layout], heading: str = HEADING) -> str:
     """The page, with no external resources."""
     sections = []
     for layout in layouts:

@@ -2,19 +2,13 @@
 
 Shows each scale that has runs (the proxy scale, blank, when none has); writes to stdout or a file.
 """
-import os
 import sys
 from pathlib import Path
 
-from ablate.results.paper.figure import to_png
-from ablate.results.paper.html import to_html
+from ablate.results.formats import FORMATS, write_output
 from ablate.results.paper.layout import Layout, build_layout
 from ablate.results.paper.reference import SCALES, TABLES, load_reference
-from ablate.results.paper.render import to_csv, to_json, to_latex, to_markdown
 from ablate.results.paper.runs import load_scale, row_values, setting_of
-
-FORMATS = ("table", "md", "latex", "csv", "json", "html", "png")
-TEXT = {"table": to_markdown, "md": to_markdown, "latex": to_latex, "csv": to_csv, "json": to_json}
 
 
 def is_paper_experiment(experiment: str | None) -> bool:
@@ -49,32 +43,14 @@ def layouts(results: Path, tables: list[str]) -> list[Layout]:
     return out
 
 
-def write_file(path: Path, content: str | bytes) -> None:
-    """Write content whole or not at all (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(content.encode() if isinstance(content, str) else content)
-    os.replace(tmp, path)
-
-
 def paper_report(experiment: str, fmt: str, results: Path, output: Path | None = None) -> None:
     """Render the paper layouts of an experiment in a format, to output or stdout (ValueError on bad input)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r} for the paper's tables: expected one of {', '.join(FORMATS)}")
+    spec = FORMATS[fmt]
     tables = tables_of(experiment)
-    if fmt == "png" and output is None:
-        raise ValueError("--format png writes an image: give --output FILE.png")
-    if fmt == "png" and len(tables) > 1:
-        raise ValueError("--format png draws one table: use --experiment paper/<table> (html has every figure)")
-    found = layouts(results, tables)
-    if fmt == "png":
-        content: str | bytes = to_png(found[0])
-    elif fmt == "html":
-        content = to_html(found, "Wu et al. (ICCV 2021), reproduced with ablate")
-    else:
-        content = TEXT[fmt](found)
+    if spec.binary and output is None:
+        raise ValueError(f"--format {fmt} writes an image: give --output FILE{spec.suffix}")
+    content = spec.renderer("paper")(layouts(results, tables))
     if output is None:
         sys.stdout.write(content)
     else:
-        write_file(output, content)
+        write_output(output, content)

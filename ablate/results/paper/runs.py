@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from ablate.results.paper.reference import Reference, load_reference
 from ablate.results.records import config_hashes
 from ablate.results.report import load_records, warn
-from ablate.sweep.compose import Composer
+from ablate.config.compose import Composer
 
 RECORD_NAMES = {"proxy": "paper_proxy", "paper": "paper_full"}  # each scale's `name`: results/<name>/
 

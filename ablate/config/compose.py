@@ -1,20 +1,27 @@
-"""The one place that touches Hydra: compose configs and expand sweep overrides (Compose API, no @hydra.main).
+"""The one place that touches Hydra: compose configs, expand sweeps, configure launchers (Compose API, no
+@hydra.main).
 
 A sweep is the experiment's `hydra.sweeper.params` plus the command line (which wins per key),
-expanded by Hydra's own override parser and BasicSweeper into one override list per job.
+expanded by Hydra's own override parser and BasicSweeper into one override list per job. Each distinct
+group selection is composed once (ablate.config.selection); a job's value overrides are applied to it.
 """
 import re
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra._internal.callbacks import Callbacks
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
 from hydra.errors import HydraException
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ablate.sweep.schema import register
+from ablate.config.schema import register
+from ablate.config.selection import Selection
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -52,6 +59,10 @@ def _one_line(e: BaseException) -> str:
         ("full_key", "object_type", "reference_type")))
 
 
+def _missing(key: str) -> str:
+    return f"missing value for {key} (set it with {key}=...)"
+
+
 class Composer:
     """Composes configs from conf/ inside one Hydra context; use as a context manager."""
 
@@ -60,20 +71,23 @@ class Composer:
         GlobalHydra.instance().clear()
         self._context = initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3")
         self._context.__enter__()
-        self._parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+        loader = GlobalHydra.instance().config_loader()
+        self._parser = OverridesParser.create(config_loader=loader)
+        self._repository = loader.repository
+        self._parse_cache: dict[str, object] = {}
         return self
 
     def __exit__(self, *exc) -> None:
         self._context.__exit__(*exc)
 
-    def _compose(self, overrides: list[str], hydra: bool = False) -> DictConfig:
+    def _compose(self, overrides: list[str], hydra: bool = False, resolve: bool = True) -> DictConfig:
         try:
             cfg = compose("config", overrides=list(overrides), return_hydra_config=hydra)
-            if not hydra:
+            if resolve and not hydra:
                 OmegaConf.resolve(cfg)
                 missing = sorted(OmegaConf.missing_keys(cfg))
                 if missing:
-                    raise ConfigError(f"missing value for {missing[0]} (set it with {missing[0]}=...)")
+                    raise ConfigError(_missing(missing[0]))
             return cfg
         except (HydraException, OmegaConfBaseException) as e:
             raise ConfigError(_one_line(e)) from None
@@ -91,6 +105,35 @@ class Composer:
         except HydraException as e:
             raise ConfigError(_one_line(e)) from None
 
+    def _parsed(self, override: str):
+        """One override, parsed once per distinct string (a grid repeats each many times)."""
+        if override not in self._parse_cache:
+            self._parse_cache[override] = self._parse([override])[0]
+        return self._parse_cache[override]
+
+    def _is_group(self, override) -> bool:
+        """Hydra's own rule: a group override names a config group and does not carry a dict."""
+        return self._repository.group_exists(override.key_or_group) and not isinstance(override.value(), dict)
+
+    def configs(self, job_overrides: list[list[str]]) -> list[dict]:
+        """The resolved plain config of each job, as `config` would compose it (ConfigError on the first bad one).
+
+        Jobs that share their group overrides share one composition; their value overrides are applied to
+        plain copies of it (see ablate.config.selection), falling back to a full composition per job.
+        """
+        selections: dict[tuple[str, ...], Selection] = {}
+        out = []
+        for overrides in job_overrides:
+            parsed = [self._parsed(o) for o in overrides]
+            groups = tuple(o.input_line for o in parsed if self._is_group(o))
+            if groups not in selections:
+                selections[groups] = Selection(self._compose(list(groups), resolve=False))
+            config = selections[groups].apply([o for o in parsed if not self._is_group(o)])
+            if config is None:
+                config = OmegaConf.to_container(self.config(overrides), resolve=True)
+            out.append(config)
+        return out
+
     def jobs(self, overrides: list[str]) -> list[list[str]]:
         """One override list per job: the experiment's sweeper params, then the command line (wins per key)."""
         parsed = self._parse(overrides)
@@ -104,3 +147,28 @@ class Composer:
             return [list(job) for job in BasicSweeper.split_arguments(self._parse(everything), None)[0]]
         except HydraException as e:
             raise ConfigError(_one_line(e)) from None
+
+    def launcher_config(self, name: str, settings: list[str], sweep_dir: Path, parallel: int) -> DictConfig:
+        """The Hydra config of conf/launcher/<name>.yaml with hydra.launcher.* settings and -j N applied."""
+        overrides = [f"+launcher={name}", f"hydra.sweep.dir='{sweep_dir}'", "hydra.output_subdir=null",
+                     "hydra/job_logging=none", "hydra/hydra_logging=none"]
+        try:
+            cfg = compose("config", overrides=overrides, return_hydra_config=True)
+            # Settings go into the composed config, not into Hydra's overrides: each job's worker composes
+            # its config again from those, without the launcher option, where these keys do not exist.
+            for setting in self._parser.parse_overrides(settings):
+                if setting.is_sweep_override():
+                    raise ConfigError(f"{setting.input_line}: a launcher setting takes one value")
+                OmegaConf.update(cfg, setting.key_or_group, setting.value(), force_add=setting.is_add())
+        except (HydraException, OmegaConfBaseException) as e:
+            raise ConfigError(f"launcher {name}: {str(e).splitlines()[0]}") from None
+        if parallel > 1:  # -j N: the launcher's own parallelism knob
+            for key in ("n_jobs", "array_parallelism"):
+                if key in cfg.hydra.launcher:
+                    cfg.hydra.launcher[key] = parallel
+        return cfg
+
+    def launcher(self, cfg: DictConfig, task: TaskFunction) -> Launcher:
+        """The Hydra launcher plugin a launcher config names, calling task for each job."""
+        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=Callbacks(cfg))
+        return Plugins.instance().instantiate_launcher(hydra_context=context, task_function=task, config=cfg)

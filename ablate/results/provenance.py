@@ -1,12 +1,10 @@
-"""Where a result came from: code version, package versions, device."""
+"""Where a result came from: code version, package versions, device, host. Torch-free: the caller names the device."""
 import importlib.metadata
 import platform
 import subprocess
 from pathlib import Path
 
-import torch
-
-PACKAGES = ("ablate", "torch", "torchvision", "timm", "hydra-core", "omegaconf", "numpy")
+PACKAGES = ("ablate", "torch", "torchvision", "timm", "triton", "hydra-core", "omegaconf", "numpy")
 
 
 def git_commit() -> str | None:
@@ -22,15 +20,8 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def device_name(device: torch.device) -> str:
-    """A human name for the device, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu (x86_64, 16 threads)'."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-def provenance(device: torch.device) -> dict:
-    """Git commit, package versions, device, host and Python version."""
+def provenance(device: str | None) -> dict:
+    """Git commit, package versions, device (None where no run started), host and Python version."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -38,4 +29,4 @@ def provenance(device: torch.device) -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     return {"git_commit": git_commit(), "packages": versions, "python": platform.python_version(),
-            "device": device_name(device), "host": platform.node()}
+            "device": device, "host": platform.node()}

@@ -1,0 +1,73 @@
+"""Checks of a composed config that the schema's types cannot express, per task, before anything runs.
+
+Each raises ValueError with one line naming the option and the fix. They read the registries (models,
+datasets, RPE options) and never import torch: a sweep validates every job while it plans.
+"""
+import re
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from ablate.data.registry import check_dataset
+from ablate.models.registry import check_model_name
+from ablate.rpe.config import RPEConfig, flag_config
+
+RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
+DETR_POSITION_EMBEDDINGS = ("sine", "learned", "none")
+DETR_OUTPUT_STRIDES = (8, 16, 32)
+_RESNET = re.compile(r"^resnet(18|26|34|50|101|152|200)d?$")  # timm's ResNets that DETR's trunk can be
+
+
+def rpe_config(rpe: DictConfig) -> RPEConfig | None:
+    """The RPEConfig of an rpe config group (None for method none); ValueError for invalid combinations."""
+    if rpe.method == "none":
+        extra = [f"{k}={rpe[k]}" for k in RPE_FIELDS if rpe[k] is not None]
+        if extra:
+            raise ValueError(f"rpe.method=none takes no other rpe options (got {', '.join(extra)}); "
+                             "pick an RPE first, e.g. rpe=irpe_k")
+        return None
+    missing = [k for k in RPE_FIELDS if rpe[k] is None]
+    if missing:
+        raise ValueError(f"rpe.method={rpe.method} needs rpe.{missing[0]} (start from an option such as rpe=irpe_k)")
+    return RPEConfig(method=rpe.method, **{k: rpe[k] for k in RPE_FIELDS})
+
+
+def detr_rpe(model: DictConfig, rpe: DictConfig) -> RPEConfig | None:
+    """The encoder RPE: the authors' flag model.enc_rpe2d, or the rpe group; both at once is ambiguous."""
+    from_group = rpe_config(rpe)
+    from_flag = flag_config(model.enc_rpe2d)
+    if from_flag is not None and from_group is not None:
+        raise ValueError(f"model.enc_rpe2d={model.enc_rpe2d} and rpe.method={rpe.method} both set the encoder "
+                         "RPE: use one (rpe=none with the flag)")
+    return from_flag or from_group
+
+
+def check_classification(cfg: DictConfig) -> None:
+    """Model name, RPE combination, dataset files, batch size for mixup."""
+    check_model_name(cfg.model.name)
+    rpe_config(cfg.rpe)
+    check_dataset(cfg.data, "classification")
+    if (cfg.train.mixup > 0 or cfg.train.cutmix > 0) and cfg.train.batch_size % 2:
+        raise ValueError(f"mixup/cutmix need an even train.batch_size (got {cfg.train.batch_size})")
+
+
+def check_detection(cfg: DictConfig) -> None:
+    """DETR's RPE, position embedding and trunk; dataset files."""
+    model = cfg.model
+    detr_rpe(model, cfg.rpe)
+    if model.position_embedding not in DETR_POSITION_EMBEDDINGS:
+        raise ValueError(f"model.position_embedding={model.position_embedding!r}: expected one of "
+                         f"{', '.join(DETR_POSITION_EMBEDDINGS)}")
+    if not _RESNET.match(model.backbone):
+        raise ValueError(f"model.backbone={model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
+    if model.output_stride not in DETR_OUTPUT_STRIDES:
+        raise ValueError(f"model.output_stride={model.output_stride}: expected 8, 16 or 32")
+    if model.backbone_from_scratch and model.backbone_weights is not None:
+        raise ValueError("model.backbone_from_scratch=true and model.backbone_weights are contradictory: use one")
+    weights = model.backbone_weights
+    if weights is not None and not Path(weights).expanduser().is_file():
+        raise ValueError(f"model.backbone_weights={weights} does not exist (for the composite proxy: "
+                         f"ablate pretrain-backbone {weights})")
+    if model.backbone_width is not None and model.backbone_width < 1:
+        raise ValueError(f"model.backbone_width={model.backbone_width}: expected a positive channel count")
+    check_dataset(cfg.data, "detection")

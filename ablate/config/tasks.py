@@ -1,0 +1,48 @@
+"""Kinds of experiment: what each task is known by (headline metric), reports by default, and configures.
+
+The runner, the sweep's progress, `ablate ls` and `ablate report` read the headline and metrics from
+here; planning runs `check`; the engine imports `module` (which builds model and data) only to run.
+Torch-free.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+
+from ablate.config.checks import check_classification, check_detection
+from ablate.registry import Registry
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One kind of experiment."""
+
+    module: str  # ablate.engine.<task>: build(cfg, device) -> Task
+    check: Callable[[DictConfig], None]  # plan-time checks (ablate.config.checks), torch-free
+    headline: str  # the metric a run is known by: ls, progress, best_<headline> in the record
+    metrics: tuple[str, ...]  # what evaluation returns, in this order
+    report: tuple[str, ...]  # what `ablate report` shows by default
+    data_schema: str  # schema/data/<name>: the data fields this task reads
+    distributed: bool  # whether a run can train over several processes (DDP)
+
+
+TASKS: Registry[TaskSpec] = Registry("task")
+TASKS.register("classification", TaskSpec(
+    module="ablate.engine.classification", check=check_classification, headline="top1", metrics=("top1", "top5", "loss"),
+    report=("top1", "top5"), data_schema="classification", distributed=True))
+TASKS.register("detection", TaskSpec(
+    module="ablate.engine.detection", check=check_detection, headline="AP", metrics=("AP", "AP50", "AP75", "APs", "APm", "APl"),
+    report=("AP", "AP50", "AP75"), data_schema="detection", distributed=False))
+
+
+def headline_of(metrics: dict) -> str | None:
+    """The headline metric among a record's or an epoch's metrics (whichever task wrote them)."""
+    return next((spec.headline for _, spec in TASKS.items() if isinstance(metrics.get(spec.headline), (int, float))),
+                None)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ValueError (one line) if the composed config cannot run: unknown task, or its task's checks fail."""
+    if cfg.task not in TASKS:
+        raise ValueError(TASKS.unknown(cfg.task).replace("task ", "task=", 1))
+    TASKS[cfg.task].check(cfg)

@@ -1,0 +1,253 @@
+"""One run's directory: the only module that knows its layout, its lock, how it is written and read,
+which state it is in, and how a run that ended without a record is failed.
+
+    <results>/<experiment>/<first 12 hex of the config hash>/
+        config.yaml     the resolved config          metrics.jsonl   one line per finished epoch
+        checkpoint.pth  the latest epoch             record.json     the final record, written last
+        error.txt       traceback of a failed run    tb/             TensorBoard events (optional)
+        .lock           held (flock) while a process runs it; the OS releases it even on SIGKILL
+
+Crash safety: every file but metrics.jsonl is replaced atomically (temporary file beside it, fsync,
+rename), so a reader sees the old or the new version, whole; metrics.jsonl only grows by whole
+fsynced lines, and a resumed run rewrites it from its checkpoint. The record is the source of truth:
+a directory is finished when, and only when, its record says completed or diverged.
+"""
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from ablate.results.records import config_hashes, dumps, failed_record
+
+# States, as `ablate ls` shows them. BUSY is not a state of a directory but the outcome of trying to run
+# one that another process holds.
+TODO, RUNNING, INCOMPLETE = "to do", "running", "incomplete"
+COMPLETED, FAILED, DIVERGED, UNREADABLE = "completed", "failed", "diverged", "unreadable record"
+BUSY = "busy"
+FINISHED = (COMPLETED, DIVERGED)  # a rerun skips these; failed and unfinished runs are retried
+
+
+class RunBusy(RuntimeError):
+    """Another process is running this config right now."""
+
+
+class RunDir:
+    """The directory of one run (it need not exist yet)."""
+
+    CONFIG, METRICS, CHECKPOINT = "config.yaml", "metrics.jsonl", "checkpoint.pth"
+    RECORD, ERROR, TENSORBOARD, LOCK = "record.json", "error.txt", "tb", ".lock"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def of(cls, results: Path | str, config: dict) -> "RunDir":
+        """Where a resolved config's run lives: <results>/<experiment name>/<first 12 hex of its hash>."""
+        return cls(Path(results) / str(config["name"]) / config_hashes(config)[0][:12])
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def name(self) -> str:
+        """The run id: the directory's name."""
+        return self.path.name
+
+    # Reading -----------------------------------------------------------------------------------------------
+
+    def record(self) -> dict | None:
+        """The run's record, None if it has none; ValueError (naming the file) if it cannot be read."""
+        path = self.path / self.RECORD
+        try:
+            with open(path, "rb") as f:
+                record = json.loads(f.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise ValueError(f"unreadable record {path}: {e}") from None
+        if not isinstance(record, dict) or "status" not in record:
+            raise ValueError(f"unreadable record {path}: not a run record")
+        return record
+
+    def finished(self) -> dict | None:
+        """The record of a completed or diverged run, else None (an unreadable record counts as unfinished)."""
+        try:
+            record = self.record()
+        except ValueError:
+            return None
+        return record if record is not None and record["status"] in FINISHED else None
+
+    def metrics(self) -> list[dict]:
+        """The per-epoch metrics lines (a torn last line from a kill is ignored)."""
+        rows = []
+        try:
+            with open(self.path / self.METRICS) as f:
+                for line in f:
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError:
+                        break
+        except FileNotFoundError:
+            pass
+        return rows
+
+    def locked(self) -> bool:
+        """Whether a process holds the run's lock now."""
+        try:
+            fd = os.open(self.path / self.LOCK, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def state(self) -> str:
+        """to do, running, incomplete, or the record's status (completed, failed, diverged); unreadable record."""
+        try:
+            record = self.record()
+        except ValueError:
+            return RUNNING if self.locked() else UNREADABLE
+        if record is not None and record["status"] in FINISHED:
+            return record["status"]
+        if self.locked():
+            return RUNNING
+        if record is not None:
+            return record["status"]
+        started = any((self.path / name).exists() for name in (self.METRICS, self.CHECKPOINT))
+        return INCOMPLETE if started else TODO
+
+    def stamp(self) -> int | None:
+        """The record's modification time (ns), None without one: tells whether a launch wrote a new record."""
+        try:
+            return os.stat(self.path / self.RECORD).st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def written_since(self, since: int | None) -> dict | None:
+        """The record, if one was written after `stamp()` returned `since` and it can be read; else None."""
+        if self.stamp() == since:
+            return None
+        try:
+            return self.record()
+        except ValueError:
+            return None
+
+    # Writing -----------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's exclusive lock (created with the directory); RunBusy if another process has it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / self.LOCK, "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunBusy(f"{self.path} is being run by another process") from None
+            yield
+
+    @contextmanager
+    def replacing(self, name: str) -> Iterator[IO[bytes]]:
+        """A binary file that atomically replaces <run>/name when the block ends without an exception."""
+        target = self.path / name
+        tmp = target.with_name(f".{name}.tmp{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def replace(self, name: str, text: str) -> None:
+        """Write <run>/name atomically."""
+        with self.replacing(name) as f:
+            f.write(text.encode())
+
+    def write_config(self, yaml_text: str) -> None:
+        """The resolved config, as YAML."""
+        self.replace(self.CONFIG, yaml_text)
+
+    def reset_metrics(self, rows: list[dict]) -> None:
+        """Replace metrics.jsonl with these rows (a fresh run: none; a resumed one: the checkpoint's history)."""
+        self.replace(self.METRICS, "".join(dumps(row) + "\n" for row in rows))
+
+    def append_metrics(self, row: dict) -> None:
+        """Append one epoch's line, fsynced before returning."""
+        with open(self.path / self.METRICS, "a") as f:
+            f.write(dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def write_error(self, text: str) -> None:
+        """The traceback of a failed run."""
+        self.replace(self.ERROR, text)
+
+    def write_record(self, record: dict) -> None:
+        """record.json, atomically."""
+        self.replace(self.RECORD, dumps(record, indent=1, default=str))
+
+    def settle(self, config: dict, overrides: list[str], said: str, since: int | None) -> dict:
+        """The outcome of a launch that has ended, from disk: a finished record, or one this launch wrote
+        (newer than `since`); a run that left neither is recorded as failed, naming what its launcher said
+        (a Slurm job can report success after an exception, a killed worker says nothing)."""
+        record = self.finished() or self.written_since(since)
+        if record is not None:
+            return record
+        if said == BUSY:
+            return {"status": BUSY, "error": f"{self.path} is being run by another process"}
+        try:
+            with self.lock():
+                record = failed_record(config, self.name, overrides, f"the run ended without writing a record ({said})")
+                self.write_record(record)
+        except RunBusy:
+            return {"status": RUNNING, "error": f"{self.path} is still being run ({said})"}
+        return record
+
+
+def run_dirs(results: Path | str, experiment: str | None = None) -> Iterator[RunDir]:
+    """Every run directory under results (or one experiment's), in name order."""
+    results = Path(results)
+    experiments = [experiment] if experiment else _subdirs(results)
+    for exp in experiments:
+        yield from (RunDir(results / exp / name) for name in _subdirs(results / exp))
+
+
+def experiments(results: Path | str) -> list[str]:
+    """The experiments that have run directories under results, sorted."""
+    return [name for name in _subdirs(results) if _subdirs(Path(results) / name)]
+
+
+def record_paths(results: Path | str, experiment: str | None = None) -> list[str]:
+    """The record.json path of every run directory (existing or not yet), as plain strings for speed."""
+    root = str(results)
+    names = [experiment] if experiment else _subdirs(results)
+    return [f"{root}/{exp}/{name}/{RunDir.RECORD}" for exp in names for name in _subdirs(f"{root}/{exp}")]
+
+
+def _subdirs(path: Path | str) -> list[str]:
+    """Names of the visible subdirectories, sorted."""
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return []

@@ -231,3 +231,17 @@ def test_backbone_from_scratch_trains_everything_with_batch_norm():
     assert backbone.body.conv1.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="from scratch takes no weights"):
         Backbone("resnet18", train_backbone=True, weights="r18.pth", from_scratch=True)
+
+
+def test_the_authors_default_flag_is_no_rpe(tmp_path):
+    """The authors' DETR takes --enc_rpe2d '' for no RPE: the same here, in the builder and in a config."""
+    from ablate.rpe.config import flag_config
+    from ablate.sweep.plan import plan_runs
+
+    assert flag_config("") is None and flag_config(None) is None
+    model = build_detr("", num_classes=3, backbone="resnet18", backbone_width=8, hidden_dim=32, nheads=2,
+                       enc_layers=1, dec_layers=1, dim_feedforward=32, num_queries=5)
+    assert not [n for n, _ in model.named_parameters() if "lookup_table" in n]
+    [job] = plan_runs(["experiment=detr_composite", "model.enc_rpe2d=''", f"data.root={tmp_path}"], tmp_path,
+                      sweep=False)
+    assert job.config.model.enc_rpe2d == ""

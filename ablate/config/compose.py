@@ -75,6 +75,7 @@ class Composer:
         self._parser = OverridesParser.create(config_loader=loader)
         self._repository = loader.repository
         self._parse_cache: dict[str, object] = {}
+        self._group_cache: dict[str, bool] = {}
         return self
 
     def __exit__(self, *exc) -> None:
@@ -112,8 +113,13 @@ class Composer:
         return self._parse_cache[override]
 
     def _is_group(self, override) -> bool:
-        """Hydra's own rule: a group override names a config group and does not carry a dict."""
-        return self._repository.group_exists(override.key_or_group) and not isinstance(override.value(), dict)
+        """Hydra's own rule: a group override names a config group and does not carry a dict (cached per
+        string: asking Hydra searches the config path on disk)."""
+        line = override.input_line
+        if line not in self._group_cache:
+            self._group_cache[line] = (self._repository.group_exists(override.key_or_group)
+                                       and not isinstance(override.value(), dict))
+        return self._group_cache[line]
 
     def configs(self, job_overrides: list[list[str]]) -> list[dict]:
         """The resolved plain config of each job, as `config` would compose it (ConfigError on the first bad one).

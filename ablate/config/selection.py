@@ -59,6 +59,7 @@ class Selection:
         # Interpolations are resolved against the whole config: a value override could change what one
         # resolves to, so such selections are never taken down the fast path.
         self.fast = not _has_interpolation(self.container)
+        self.missing = [key.split(".") for key in missing_keys(self.container)]  # what overrides must set
         self._nodes: dict[str, ValueNode | None] = {}
 
     def _node(self, key: str) -> ValueNode | None:
@@ -94,6 +95,10 @@ class Selection:
             for part in parents:
                 target = target[part]
             target[leaf] = converted
-        if missing_keys(config):
-            return None
+        for path in self.missing:
+            node = config
+            for part in path:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            if node == MISSING:
+                return None
         return config

@@ -15,10 +15,11 @@ from ablate.results.provenance import provenance
 RECORD_SCHEMA = 1
 NOT_IDENTITY = ("runtime", "logging", "launcher", "hydra")  # top-level keys that never change a result
 PATH_KEYS = ("root", "dir", "path", "file")  # keys (or *_<key>) naming where things are, not what they are
+_PATH_SUFFIXES = tuple(f"_{k}" for k in PATH_KEYS)
 
 
 def _is_path_key(key: str) -> bool:
-    return key in PATH_KEYS or key.endswith(tuple(f"_{k}" for k in PATH_KEYS))
+    return key in PATH_KEYS or key.endswith(_PATH_SUFFIXES)
 
 
 def _identity_view(node: Any) -> Any:

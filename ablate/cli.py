@@ -102,6 +102,11 @@ def sweep(overrides: Overrides = None,
         fail(str(e))
     planned = _plan(overrides, results_dir, sweep=True)
     names = sorted({str(job.resolved["name"]) for job in planned})
+    from ablate.results.migrate import stale
+    old = sum(stale(results_dir, name) for name in names)
+    if old:
+        console.print(f"note: {old} runs of {', '.join(names)} were made under an older config schema and are not "
+                      f"found by this plan: ablate migrate --results-dir {results_dir}")
     done = sum(job.done for job in planned)
     console.print(f"sweep {', '.join(names)}: {len(planned)} runs, {done} done, {len(planned) - done} to do"
                   f"  ({results_dir})")
@@ -247,7 +252,7 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
         check_model_name(cfg.model.name)
         rpe_config(cfg.rpe)
         check_dataset(cfg.data, "classification", splits=("val",))
-        model = build_model(cfg.model, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
+        model = build_model(cfg.model, cfg.pe, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
         load_into(model, checkpoint_state(checkpoint), checkpoint)
     except ValueError as e:
         fail(str(e))
@@ -256,6 +261,25 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
     result = evaluate_classifier(model.to(device), build_val_loader(cfg.data, cfg.eval, cfg.runtime.workers), device)
     console.print(f"{checkpoint}  {cfg.model.name}  {cfg.data.name}:  top1 {result['top1']:.2f}  "
                   f"top5 {result['top5']:.2f}  loss {result['loss']:.4f}")
+
+
+@app.command()
+def migrate(results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
+    """Bring runs made by an older ablate to the current config schema, so sweeps find, skip and resume them.
+
+    Rewrites each run's record and config.yaml and renames its directory to its new identity hash;
+    runs being run now are left alone (run it again later). Reports read old records without it.
+    """
+    from ablate.results.migrate import migrate as upgrade_runs
+
+    if not Path(results_dir).is_dir():
+        fail(f"no results directory {Path(results_dir).absolute()}")
+    outcome = upgrade_runs(results_dir)
+    for moved in outcome["moved"]:
+        console.print(f"  {moved}")
+    console.print(", ".join(f"{len(runs)} {what}" for what, runs in outcome.items()) + f"  ({results_dir})")
+    if outcome["busy"] or outcome["clash"]:
+        raise typer.Exit(1)
 
 
 @app.command("pretrain-backbone")

@@ -8,16 +8,24 @@ import math
 import pytest
 import torch
 
-from ablate.rpe.baselines import BASELINES, baseline_attention
+from ablate.rpe.attention import RPEAttention
+from ablate.rpe.encodings import build_encoding
 from test_rpe_spec import spec_bucket_map
 
 DIM, HEADS, HEIGHT, WIDTH, SKIP = 16, 2, 2, 4, 1
 HEAD_DIM = DIM // HEADS
 LENGTH = SKIP + HEIGHT * WIDTH
+BASELINES = ("shaw", "txl", "huang", "sasa")
+
+
+def baseline_attention(name: str) -> RPEAttention:
+    """One attention layer (timm's interface) with the named baseline as its encoding."""
+    [encoding] = build_encoding(name, DIM, HEADS, 1, SKIP, (HEIGHT, WIDTH)).layers
+    return RPEAttention(DIM, num_heads=HEADS, qkv_bias=True, encoding=encoding)
 
 
 def _layer(name: str, seed: int = 0) -> torch.nn.Module:
-    layer = baseline_attention(name, skip=SKIP)(DIM, num_heads=HEADS, qkv_bias=True).double()
+    layer = baseline_attention(name).double()
     generator = torch.Generator().manual_seed(seed)
     for p in layer.parameters():
         p.data = 0.5 * torch.randn(p.shape, generator=generator, dtype=torch.float64)
@@ -55,8 +63,8 @@ def _offset(bucket: int) -> tuple[int, int]:
 
 def reference_shaw(layer, x):
     q, k, v = _split(layer, x)
-    p_k = layer.rpe_k.lookup_table_weight[0]   # (d, buckets)
-    p_v = layer.rpe_v.lookup_table_weight[0]   # (buckets, d)
+    p_k = layer.pe.rpe_k.lookup_table_weight[0]   # (d, buckets)
+    p_v = layer.pe.rpe_v.lookup_table_weight[0]   # (buckets, d)
     e = torch.zeros(x.shape[0], HEADS, LENGTH, LENGTH, dtype=x.dtype)
     for i, j in _pairs():
         e[:, :, i, j] = (q[:, :, i] * (k[:, :, j] + p_k[:, IDS[i][j]])).sum(-1)
@@ -71,10 +79,10 @@ def reference_shaw(layer, x):
 
 def reference_txl(layer, x):
     q, k, v = _split(layer, x)
-    u, w = layer.u.reshape(HEAD_DIM), layer.v.reshape(HEAD_DIM)
+    u, w = layer.pe.u.reshape(HEAD_DIM), layer.pe.v.reshape(HEAD_DIM)
     e = torch.zeros(x.shape[0], HEADS, LENGTH, LENGTH, dtype=x.dtype)
     for i, j in _pairs():
-        r = layer.w_r(_sinusoid(IDS[i][j]).float().double())  # the buffer is stored in float32
+        r = layer.pe.w_r(_sinusoid(IDS[i][j]).float().double())  # the buffer is stored in float32
         e[:, :, i, j] = ((q[:, :, i] + u) * k[:, :, j]).sum(-1) + ((q[:, :, i] + w) * r).sum(-1)
     return _finish(layer, e, v)
 
@@ -94,7 +102,7 @@ def _sinusoid(bucket: int) -> torch.Tensor:
 
 def reference_huang(layer, x):
     q, k, v = _split(layer, x)
-    table = layer.lookup_table_weight[0]   # (d, buckets)
+    table = layer.pe.lookup_table_weight[0]   # (d, buckets)
     e = torch.zeros(x.shape[0], HEADS, LENGTH, LENGTH, dtype=x.dtype)
     for i, j in _pairs():
         p = table[:, IDS[i][j]]
@@ -108,7 +116,7 @@ def reference_sasa(layer, x):
     cols = spec_bucket_map("cross_cols", 1.9, HEIGHT, WIDTH, SKIP, "clip")
     e = torch.zeros(x.shape[0], HEADS, LENGTH, LENGTH, dtype=x.dtype)
     for i, j in _pairs():
-        p = torch.cat([layer.rows[0, :, rows[i][j]], layer.cols[0, :, cols[i][j]]])
+        p = torch.cat([layer.pe.rows[0, :, rows[i][j]], layer.pe.cols[0, :, cols[i][j]]])
         e[:, :, i, j] = (q[:, :, i] * (k[:, :, j] + p)).sum(-1)
     return _finish(layer, e, v)
 
@@ -126,14 +134,14 @@ def test_baseline_matches_its_formula(name):
 def test_txl_sinusoid_buffer_encodes_offsets():
     layer = _layer("txl")
     expected = torch.stack([_sinusoid(t) for t in range(50)])
-    torch.testing.assert_close(layer.sinusoid, expected)
+    torch.testing.assert_close(layer.pe.sinusoid, expected)
 
 
 @pytest.mark.parametrize("name", BASELINES)
 def test_baseline_trains(name):
     """From the default (zero) initialisation, every RPE parameter gets a gradient and a step lowers the loss."""
     torch.manual_seed(0)
-    layer = baseline_attention(name, skip=SKIP)(DIM, num_heads=HEADS, qkv_bias=True)
+    layer = baseline_attention(name)
     layer.grid = (HEIGHT, WIDTH)
     x, target = torch.randn(4, LENGTH, DIM), torch.randn(4, LENGTH, DIM)
     rpe_params = {n: p for n, p in layer.named_parameters() if not n.startswith(("qkv.", "proj."))}
@@ -149,6 +157,21 @@ def test_baseline_trains(name):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+KEYS = {"shaw": ["rpe_k.lookup_table_weight", "rpe_v.lookup_table_weight"], "txl": ["u", "v", "w_r.weight"],
+        "huang": ["lookup_table_weight"], "sasa": ["rows", "cols"]}
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_checkpoint_keys_stay_on_the_attention_layer(name):
+    """The baselines' parameters are saved where they always were (blocks.N.attn.u ...), and load back."""
+    layer = _layer(name)
+    state = layer.state_dict()
+    assert sorted(k for k in state if not k.startswith(("qkv.", "proj."))) == sorted(KEYS[name])
+    fresh = baseline_attention(name).double()
+    fresh.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), state.values()))
 
 
 def test_unknown_baseline():

@@ -13,7 +13,7 @@ BAD = {
     "missing dataset": (["data=fashion_mnist", "data.root=/nonexistent/fmnist"], "apt-get install"),
     "unknown model": (["model.name=nope"], "unknown model"),
     "DETR under the DeiT default experiment": (["model=detr_small", "data=composite", "train=detr_cpu"],
-                                               "experiment=fashion_rpe sets abs_pos, which DETRSchema"),
+                                               "experiment fashion_rpe is a classification study but the model is a detection model"),
 }
 
 

@@ -12,7 +12,7 @@ from ablate.results.records import config_hashes
 MIXED_GRIDS = [
     # value overrides of several types over a group override
     ["rpe=irpe_k", "rpe.method=euc,cross", "rpe.mode=bias,contextual", "rpe.ratio=1.9,3", "seed=0,1",
-     "train.base_lr=1e-3,2", "model.abs_pos=none,learned"],
+     "train.base_lr=1e-3,2", "pe.absolute=none,learned", "pe=none,alibi"],
     # the paper's rows: + group overrides, defaults-list interpolation (${scale}), per-row values
     ["experiment=paper/table4", "scale=proxy,paper", "train.epochs=1,2", "data.root=/d"],
     # a different model and dataset, lists and nulls

@@ -133,14 +133,14 @@ def test_ablate_eval_on_a_detr_checkpoint_and_a_coco_folder(tmp_path):
     (coco / "annotations").mkdir(parents=True)
     (coco / "val2017").symlink_to(folder / "val")
     (coco / "annotations" / "instances_val2017.json").symlink_to(folder / "annotations" / "val.json")
-    # ~experiment: the default experiment's DeiT settings (model.abs_pos) do not apply to DETR
+    # ~experiment: the default experiment is a DeiT study
     overrides = ["~experiment", "model=detr_small", "data=coco", f"data.root={coco}", "data.num_classes=11",
                  "data.eval_size=64",
                  "model.hidden_dim=32", "model.nheads=4", "model.enc_layers=1", "model.dec_layers=1",
                  "model.enc_rpe2d=rpe-2.0-product-ctx-1-k", "eval.batch_size=3", "runtime.workers=0"]
     with Composer() as composer:
         cfg = composer.config(overrides)
-    torch.save({"model": build_detr_model(cfg.model, cfg.rpe, 11).state_dict(), "epoch": 0}, tmp_path / "c.pth")
+    torch.save({"model": build_detr_model(cfg).state_dict(), "epoch": 0}, tmp_path / "c.pth")
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "c.pth"), *overrides])
     assert result.exit_code == 0, result.output
     assert "AP " in result.output and "AP50 " in result.output and "APl " in result.output

@@ -53,7 +53,7 @@ def test_scales_of_table6_and_table5():
     assert (paper.task, paper.model.backbone, paper.model.enc_layers, paper.data.name, paper.train.epochs) == \
         ("detection", "resnet50", 6, "coco", 300)
     assert (paper.train.lr_drop, paper.train.decay_all) == (200, True)  # DETR: lr / 10 after 200 of 300
-    assert (proxy.data.name, proxy.model.position_embedding, proxy.rpe.mode, proxy.rpe.ratio) == \
+    assert (proxy.data.name, proxy.pe.absolute, proxy.rpe.mode, proxy.rpe.ratio) == \
         ("composite", "none", "contextual", 2.0)
     # DETR's recipe at CPU size: a pretrained trunk (frozen), an 8x8 encoder grid, lr / 10 for the last third
     assert (proxy.model.backbone_from_scratch, proxy.model.backbone_lr_scale, proxy.train.decay_all) == \
@@ -63,7 +63,7 @@ def test_scales_of_table6_and_table5():
     assert proxy.train.base_lr * proxy.train.batch_size / 512 == pytest.approx(4e-4)
     assert (proxy.train.epochs, proxy.train.lr_drop, proxy_long.train.epochs, proxy_long.train.lr_drop) == \
         (3, 2, 6, 4)
-    assert (shaw.model.baseline, shaw.rpe.method) == ("shaw", "none")
+    assert (shaw.pe.name, shaw.rpe.method) == ("shaw", "none")
 
 
 def test_paper_deltas_match_table1_as_printed():

@@ -12,7 +12,7 @@ def test_default_experiment_sweeps_three_rpe_variants_over_two_seeds():
                                      for seed in (0, 1)]
         config = composer.config(["rpe=irpe_k_bias"])
     assert config.name == "fashion_rpe" and config.model.name == "deit_pico_patch4_28"
-    assert config.model.abs_pos == "none" and (config.data.train_limit, config.train.epochs) == (10000, 3)
+    assert config.pe.absolute == "none" and (config.data.train_limit, config.train.epochs) == (10000, 3)
     assert (config.rpe.method, config.rpe.mode, config.rpe.rpe_on) == ("product", "bias", "k")
 
 
@@ -72,7 +72,7 @@ def test_eval_on_an_image_folder(cli, tmp_path):
     write_folder(tmp_path / "images")
     model = timm.create_model("deit_micro_patch4_28", in_chans=3, num_classes=2, img_size=28)
     torch.save({"model": model.state_dict()}, tmp_path / "model.pth")
-    result = cli("eval", str(tmp_path / "model.pth"), "model=deit_micro", "model.abs_pos=learned", "data=folder",
+    result = cli("eval", str(tmp_path / "model.pth"), "model=deit_micro", "pe.absolute=learned", "data=folder",
                  f"data.root={tmp_path / 'images'}",
                  "data.num_classes=2", "data.img_size=28", "runtime.workers=0")
     assert result.exit_code == 0, result.output

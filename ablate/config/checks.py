@@ -9,11 +9,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from ablate.data.registry import check_dataset
-from ablate.models.registry import check_model_name
+from ablate.models.registry import MODELS, check_model_name
+from ablate.rpe.backends import CHOICES
 from ablate.rpe.config import RPEConfig, flag_config
+from ablate.rpe.encodings import ABSOLUTE, ENCODINGS, OPTIONS, options_of
 
 RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
-DETR_POSITION_EMBEDDINGS = ("sine", "learned", "none")
 DETR_OUTPUT_STRIDES = (8, 16, 32)
 _RESNET = re.compile(r"^resnet(18|26|34|50|101|152|200)d?$")  # timm's ResNets that DETR's trunk can be
 
@@ -42,22 +43,57 @@ def detr_rpe(model: DictConfig, rpe: DictConfig) -> RPEConfig | None:
     return from_flag or from_group
 
 
+def pe_options(pe: DictConfig) -> dict:
+    """The pe group's option values (ablate.rpe.encodings.OPTIONS), null where unset."""
+    return {key: pe[key] for key in OPTIONS}
+
+
+def check_pe(pe: DictConfig, family: str, rpe: RPEConfig | None, head_dim: int, depth: int) -> None:
+    """The absolute encoding exists; the other one exists, fits this model, takes these options, combines with iRPE."""
+    if pe.absolute not in ABSOLUTE:
+        raise ValueError(f"pe.absolute={pe.absolute!r}: expected one of {', '.join(ABSOLUTE)}")
+    if pe.name not in ENCODINGS:
+        raise ValueError(f"pe.name={pe.name!r}: expected one of {', '.join(ENCODINGS)} (or pick pe=<name>)")
+    spec = ENCODINGS[pe.name]
+    if family not in spec.models:
+        raise ValueError(f"pe.name={pe.name} is not defined for {family.upper()} (it is for "
+                         f"{', '.join(m.upper() for m in spec.models)}): choose another pe")
+    options = options_of(pe.name, pe_options(pe))
+    if rpe is not None and not spec.with_irpe:
+        raise ValueError(f"pe.name={pe.name} replaces iRPE: use it with rpe=none")
+    if head_dim % spec.head_dim_multiple:
+        raise ValueError(f"pe.name={pe.name} needs a head_dim divisible by {spec.head_dim_multiple}, this model's "
+                         f"is {head_dim}: choose a model with other heads")
+    bad = [b for b in options.get("blocks") or [] if not 0 <= b < depth]
+    if bad:
+        raise ValueError(f"pe.blocks={list(options['blocks'])}: block {bad[0]} does not exist in a model of "
+                         f"depth {depth}")
+
+
+def check_backend(model: DictConfig) -> None:
+    """model.attn_backend is auto or a registered backend."""
+    if model.attn_backend not in CHOICES:
+        raise ValueError(f"model.attn_backend={model.attn_backend!r}: expected one of {', '.join(CHOICES)}")
+
+
 def check_classification(cfg: DictConfig) -> None:
-    """Model name, RPE combination, dataset files, batch size for mixup."""
+    """Model name, position encodings, backend, dataset files, batch size for mixup."""
     check_model_name(cfg.model.name)
-    rpe_config(cfg.rpe)
+    arch = MODELS[cfg.model.name]
+    check_pe(cfg.pe, "deit", rpe_config(cfg.rpe), arch["embed_dim"] // arch["num_heads"], arch["depth"])
+    check_backend(cfg.model)
     check_dataset(cfg.data, "classification")
     if (cfg.train.mixup > 0 or cfg.train.cutmix > 0) and cfg.train.batch_size % 2:
         raise ValueError(f"mixup/cutmix need an even train.batch_size (got {cfg.train.batch_size})")
 
 
 def check_detection(cfg: DictConfig) -> None:
-    """DETR's RPE, position embedding and trunk; dataset files."""
+    """DETR's position encodings, backend and trunk; dataset files."""
     model = cfg.model
-    detr_rpe(model, cfg.rpe)
-    if model.position_embedding not in DETR_POSITION_EMBEDDINGS:
-        raise ValueError(f"model.position_embedding={model.position_embedding!r}: expected one of "
-                         f"{', '.join(DETR_POSITION_EMBEDDINGS)}")
+    if model.hidden_dim % model.nheads:
+        raise ValueError(f"model.hidden_dim={model.hidden_dim} is not divisible by model.nheads={model.nheads}")
+    check_pe(cfg.pe, "detr", detr_rpe(model, cfg.rpe), model.hidden_dim // model.nheads, model.enc_layers)
+    check_backend(model)
     if not _RESNET.match(model.backbone):
         raise ValueError(f"model.backbone={model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
     if model.output_stride not in DETR_OUTPUT_STRIDES:

@@ -32,7 +32,7 @@ class ConfigError(ValueError):
 
 _NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^']*)'")
 # An experiment (the default one included) setting a key the chosen model's schema lacks, e.g. the DeiT
-# default experiment's model.abs_pos with model=detr_small.
+# detr_composite's data.num_train with a classification dataset.
 _FOREIGN_KEY = re.compile(r"In 'experiment/(?P<experiment>[^']+)'.*Key '(?P<key>[^']+)' not in "
                           r"'(?P<schema>[^']+)'", re.S)
 

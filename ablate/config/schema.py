@@ -23,13 +23,22 @@ class RPESchema:
 
 
 @dataclass
+class PESchema:
+    """Position encodings besides iRPE (the rpe group): the absolute one, and one other (ablate.rpe.encodings)."""
+
+    absolute: str = "learned"  # learned | sincos | none (DETR's models set sincos: DETR's sine)
+    name: str = "none"  # none | rope_axial | rope_mixed | bias_table | alibi | peg | shaw | txl | huang | sasa
+    base: Optional[float] = None  # RoPE frequency base (null: the encoding's default, axial 100, mixed 10)
+    shared: Optional[bool] = None  # bias_table: one table for all layers (BEiT) instead of one per layer (Swin)
+    blocks: Optional[list[int]] = None  # peg: the blocks it follows (null: [0])
+
+
+@dataclass
 class DeiTSchema:
-    """A registered timm DeiT name from ablate.models plus its position-encoding choices."""
+    """A registered timm DeiT name from ablate.models.registry."""
 
     name: str = MISSING
-    abs_pos: str = "learned"  # learned | sincos | none
-    attn_backend: str = "auto"  # auto | eager | sdpa | flex
-    baseline: Optional[str] = None  # shaw | txl | huang | sasa: a Table 5 baseline RPE instead of iRPE (rpe=none)
+    attn_backend: str = "auto"  # auto, or a backend of ablate.rpe.backends
 
 
 @dataclass
@@ -43,7 +52,6 @@ class DETRSchema:
     backbone_from_scratch: bool = False  # random init, trained batch norm and stem (no ImageNet weights)
     backbone_width: Optional[int] = None  # channels of the first stage (ResNet doubles them per stage)
     output_stride: int = 32  # 16 is DETR's DC5 (dilated layer4); 8 dilates layer3 too
-    position_embedding: str = "sine"  # sine | learned | none
     hidden_dim: int = 256
     nheads: int = 8
     enc_layers: int = 6
@@ -53,7 +61,7 @@ class DETRSchema:
     num_queries: int = 100
     aux_loss: bool = True
     eos_coef: float = 0.1  # weight of the no-object class in the cross-entropy
-    attn_backend: str = "auto"  # auto | eager | sdpa | flex
+    attn_backend: str = "auto"  # auto, or a backend of ablate.rpe.backends
 
 
 @dataclass
@@ -124,9 +132,10 @@ class TrainSchema:
 
 @dataclass
 class EvalSchema:
-    """Evaluation: batch size and the official centre-crop transform for image folders."""
+    """Evaluation: batch size, the official centre-crop transform for image folders, test resolutions."""
 
     batch_size: int = 256
+    resolutions: list[Any] = field(default_factory=list)  # after the last epoch, top-1 at each: 42 or [H, W]
     crop_pct: float = 0.875  # resize to img_size / crop_pct (256 for 224), then centre-crop
     interpolation: str = "bicubic"
 
@@ -155,6 +164,7 @@ class Config:
     task: str = "classification"
     seed: int = 0
     model: Any = MISSING
+    pe: PESchema = field(default_factory=PESchema)
     rpe: RPESchema = field(default_factory=RPESchema)
     data: Any = MISSING
     train: TrainSchema = field(default_factory=TrainSchema)
@@ -168,6 +178,7 @@ def register() -> None:
     store = ConfigStore.instance()
     store.store(name="config_schema", node=Config)
     store.store(group="schema/rpe", name="rpe", node=RPESchema)
+    store.store(group="schema/pe", name="pe", node=PESchema)
     store.store(group="schema/model", name="deit", node=DeiTSchema)
     store.store(group="schema/data", name="classification", node=ClassificationDataSchema)
     store.store(group="schema/model", name="detr", node=DETRSchema)

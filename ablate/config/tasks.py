@@ -23,16 +23,17 @@ class TaskSpec:
     metrics: tuple[str, ...]  # what evaluation returns, in this order
     report: tuple[str, ...]  # what `ablate report` shows by default
     data_schema: str  # schema/data/<name>: the data fields this task reads
+    model_key: str  # a key only this task's model configs have (tells a DeiT config from a DETR one)
     distributed: bool  # whether a run can train over several processes (DDP)
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
 TASKS.register("classification", TaskSpec(
     module="ablate.engine.classification", check=check_classification, headline="top1", metrics=("top1", "top5", "loss"),
-    report=("top1", "top5"), data_schema="classification", distributed=True))
+    report=("top1", "top5"), data_schema="classification", model_key="name", distributed=True))
 TASKS.register("detection", TaskSpec(
     module="ablate.engine.detection", check=check_detection, headline="AP", metrics=("AP", "AP50", "AP75", "APs", "APm", "APl"),
-    report=("AP", "AP50", "AP75"), data_schema="detection", distributed=False))
+    report=("AP", "AP50", "AP75"), data_schema="detection", model_key="backbone", distributed=False))
 
 
 def headline_of(metrics: dict) -> str | None:
@@ -45,4 +46,9 @@ def check_config(cfg: DictConfig) -> None:
     """Raise ValueError (one line) if the composed config cannot run: unknown task, or its task's checks fail."""
     if cfg.task not in TASKS:
         raise ValueError(TASKS.unknown(cfg.task).replace("task ", "task=", 1))
-    TASKS[cfg.task].check(cfg)
+    spec = TASKS[cfg.task]
+    if spec.model_key not in cfg.model:
+        other = next(name for name, s in TASKS.items() if s.model_key in cfg.model)
+        raise ValueError(f"experiment {cfg.name} is a {cfg.task} study but the model is a {other} model: drop the "
+                         "experiment with ~experiment or choose one made for this model (e.g. experiment=detr_composite)")
+    spec.check(cfg)

@@ -17,7 +17,7 @@ from ablate.engine.task import Task
 def build(cfg: DictConfig, device: torch.device) -> "ClassificationTask":
     """Model, loaders and losses from the config."""
     data, train = cfg.data, cfg.train
-    model = build_model(cfg.model, cfg.rpe, data.num_classes, data.in_chans, data.img_size, train.drop_path)
+    model = build_model(cfg.model, cfg.pe, cfg.rpe, data.num_classes, data.in_chans, data.img_size, train.drop_path)
     train_set = build_train_loader(data, train, cfg.runtime.workers)
     val_set = build_val_loader(data, cfg.eval, cfg.runtime.workers)
     mixup = None

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from ablate.config.checks import detr_rpe
+from ablate.config.checks import detr_rpe, pe_options
 from ablate.data.detection.build import build_detection_dataset, build_detection_loader
 from ablate.data.registry import check_dataset
 from ablate.engine.optim import Stepper, param_groups
@@ -24,12 +24,20 @@ from ablate.models.detr.criterion import SetCriterion
 AP_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 
 
-def build_detr_model(model: DictConfig, rpe: DictConfig, num_classes: int) -> DETR:
-    """DETR from the model and rpe config groups."""
+# DETR names its absolute encodings as its authors did; pe.absolute uses the names every model shares.
+DETR_ABSOLUTE = {"sincos": "sine", "learned": "learned", "none": "none"}
+
+
+def build_detr_model(cfg: DictConfig) -> DETR:
+    """DETR from the model, pe and rpe config groups, for the dataset's classes. A bias table's window is the
+    feature map of an evaluation image (larger maps clamp their offsets to it)."""
+    model, pe, rpe, num_classes = cfg.model, cfg.pe, cfg.rpe, cfg.data.num_classes
+    grid = (-(-cfg.data.eval_size // model.output_stride),) * 2
     return build_detr(detr_rpe(model, rpe), num_classes=num_classes, backbone=model.backbone,
                       backbone_weights=model.backbone_weights, output_stride=model.output_stride,
                       train_backbone=model.backbone_lr_scale > 0, backbone_from_scratch=model.backbone_from_scratch,
-                      backbone_width=model.backbone_width, position_embedding=model.position_embedding,
+                      backbone_width=model.backbone_width, position_embedding=DETR_ABSOLUTE[pe.absolute],
+                      pe=pe.name, pe_options=pe_options(pe), pe_grid=grid,
                       hidden_dim=model.hidden_dim, nheads=model.nheads, enc_layers=model.enc_layers,
                       dec_layers=model.dec_layers, dim_feedforward=model.dim_feedforward, dropout=model.dropout,
                       num_queries=model.num_queries, aux_loss=model.aux_loss, attn_backend=model.attn_backend)
@@ -43,7 +51,7 @@ def build(cfg: DictConfig, device: torch.device) -> "DetectionTask":
         if split.num_classes > data.num_classes:
             raise ValueError(f"data.num_classes={data.num_classes} but the annotations use category ids up to "
                              f"{split.num_classes - 1}")
-    model = build_detr_model(cfg.model, cfg.rpe, data.num_classes)
+    model = build_detr_model(cfg)
     train_loader = build_detection_loader(train_set, cfg.train.batch_size, True, cfg.runtime.workers, data.train_limit)
     val_loader = build_detection_loader(val_set, cfg.eval.batch_size, False, cfg.runtime.workers, data.val_limit)
     criterion = build_criterion(data.num_classes, eos_coef=cfg.model.eos_coef)
@@ -94,7 +102,7 @@ def evaluate_checkpoint(cfg: DictConfig, path: Path, device: torch.device) -> di
     """COCO AP of a DETR checkpoint (the authors' .pth with a "model" key, or ours) on the val split."""
     detr_rpe(cfg.model, cfg.rpe)
     check_dataset(cfg.data, "detection", splits=("val",))
-    model = build_detr_model(cfg.model, cfg.rpe, cfg.data.num_classes)
+    model = build_detr_model(cfg)
     load_into(model, checkpoint_state(path), path)
     val_set = build_detection_dataset(cfg.data, "val")
     loader = build_detection_loader(val_set, cfg.eval.batch_size, False, cfg.runtime.workers)

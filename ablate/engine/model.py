@@ -1,21 +1,20 @@
-"""Build a registered timm model (ablate.models.deit) from the model and rpe config groups."""
+"""Build a registered timm model (ablate.models.deit) from the model, pe and rpe config groups."""
 import timm
 import torch
 from omegaconf import DictConfig
 
 import ablate.models.deit  # noqa: F401  (registers the DeiT/iRPE models with timm)
-from ablate.config.checks import rpe_config
+from ablate.config.checks import pe_options, rpe_config
 
 
-def build_model(model: DictConfig, rpe: DictConfig, num_classes: int, in_chans: int, img_size: int,
-                drop_path: float) -> torch.nn.Module:
-    """timm.create_model with the iRPE keyword arguments of ablate.models.deit.
+def build_model(model: DictConfig, pe: DictConfig, rpe: DictConfig, num_classes: int, in_chans: int,
+                img_size: int, drop_path: float) -> torch.nn.Module:
+    """timm.create_model with the position-encoding keyword arguments of ablate.models.deit.
 
     With rpe method none the rpe argument is left out, so an official name keeps its built-in iRPE.
     """
     config = rpe_config(rpe)
     extra = {"rpe": config} if config is not None else {}
     return timm.create_model(model.name, num_classes=num_classes, in_chans=in_chans, img_size=img_size,
-                             drop_path_rate=drop_path, abs_pos=model.abs_pos, attn_backend=model.attn_backend,
-                             baseline=model.baseline,
-                             **extra)
+                             drop_path_rate=drop_path, abs_pos=pe.absolute, pe=pe.name, pe_options=pe_options(pe),
+                             attn_backend=model.attn_backend, **extra)

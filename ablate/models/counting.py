@@ -3,7 +3,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ablate.rpe.lookup import iRPE
+from ablate.rpe.lookup import site_parts
 
 
 def count_params(model: nn.Module) -> int:
@@ -35,13 +35,14 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...], paper_convention:
     extra: list[int] = []
 
     def paper_v_cost(module: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
-        batch, heads, length, keys = args[0].shape
-        extra.append(batch * heads * length * head_dim_of(module) * (keys - module.num_buckets))
+        batch, length, dim = args[0].shape
+        for part in site_parts(module.rpe_v):
+            extra.append(batch * module.num_heads * length * (dim // module.num_heads) * (length - part.num_buckets))
 
     hooks = []
-    if paper_convention:
+    if paper_convention:  # on each attention layer with iRPE on V, whose input is (B, L, dim)
         hooks = [m.register_forward_hook(paper_v_cost) for m in model.modules()
-                 if isinstance(m, iRPE) and not m.transposed]
+                 if getattr(m, "rpe_v", None) is not None]
     was_training = model.training
     model.eval()
     try:
@@ -52,8 +53,3 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...], paper_convention:
         for hook in hooks:
             hook.remove()
     return counter.get_total_flops() // 2 + sum(extra)
-
-
-def head_dim_of(site: iRPE) -> int:
-    """The head dimension of a V-site lookup table."""
-    return site.lookup_table_weight.shape[-1]

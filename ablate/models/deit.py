@@ -1,43 +1,59 @@
-"""DeiT with iRPE as timm models: timm's VisionTransformer with RPEAttention in every block.
+"""DeiT with position encodings as timm models: timm's VisionTransformer with RPEAttention in every block.
 
-After `import ablate`, `timm.create_model(name, **kwargs)` builds:
+After `import ablate`, `timm.create_model(name, **kwargs)` builds every name in ablate.models.registry:
 - the official names deit_{tiny,small,base}_patch16_224_ctx_{product_50,...}_shared_{k,qk,qkv},
   whose state dicts are the authors' (learned position embedding and class token kept);
 - deit_{tiny,small,base}_patch16_224_rpe, taking any `rpe` (an RPEConfig, a suffix string, or None);
 - CPU-sized 28x28 variants deit_{pico,micro,nano}_patch4_28 (grey, 10 classes, 7x7 grid).
-Every name takes rpe=, abs_pos= (learned | sincos | none), attn_backend= (see ablate.rpe.BACKENDS) and
-baseline= (one of ablate.rpe.baselines.BASELINES: the paper's Table 5 RPEs, instead of iRPE).
+Every name takes rpe=, abs_pos= (learned | sincos | none), pe= (a name of ablate.rpe.encodings: RoPE, bias
+tables, ALiBi, PEG, the paper's Table 5 baselines) with pe_options=, and attn_backend= (ablate.rpe.backends).
 """
 import sys
 
-import torch
 from timm.models import VisionTransformer, register_model
 from torch import Tensor, nn
 
 from ablate.models.registry import MODELS
 from ablate.rpe import RPEAttention, RPEConfig
-from ablate.rpe.abs_pos import ABS_POS, sincos_2d
-from ablate.rpe.baselines import baseline_attention
+from ablate.rpe.abs_pos import sincos_2d
+from ablate.rpe.encoding import Grid
+from ablate.rpe.encodings import ABSOLUTE, ENCODINGS, build_encoding
+
 
 class RPEVisionTransformer(VisionTransformer):
-    """timm's ViT whose attention layers get the true patch grid (H, W) of every input."""
+    """timm's ViT whose attention layers get the true patch grid (H, W) of every input, with iRPE and one
+    other position encoding in every layer (and its token mixers between blocks)."""
 
-    def __init__(self, *, rpe: RPEConfig | str | None = None, abs_pos: str = "learned",
-                 attn_backend: str = "auto", baseline: str | None = None, **kwargs: object) -> None:
-        if abs_pos not in ABS_POS:
-            raise ValueError(f"invalid abs_pos={abs_pos!r}: expected one of {', '.join(ABS_POS)}")
+    def __init__(self, *, rpe: RPEConfig | str | None = None, abs_pos: str = "learned", pe: str = "none",
+                 pe_options: dict | None = None, attn_backend: str = "auto", **kwargs: object) -> None:
+        if abs_pos not in ABSOLUTE:
+            raise ValueError(f"invalid abs_pos={abs_pos!r}: expected one of {', '.join(ABSOLUTE)}")
         if isinstance(rpe, str):
             rpe = RPEConfig.from_suffix(rpe)
         prefix = int(kwargs.get("class_token", True)) + int(kwargs.get("reg_tokens", 0) or 0)
         rpe = rpe.replace(skip=prefix) if rpe is not None else None
-        if baseline is not None and rpe is not None:
-            raise ValueError(f"baseline={baseline!r} replaces iRPE: pass rpe=None with a baseline RPE")
+        if rpe is not None and not ENCODINGS[pe].with_irpe:
+            raise ValueError(f"pe={pe!r} replaces iRPE: pass rpe=None with it")
+        # Any input size: the grid follows the image, padded at the bottom and right to whole patches.
         kwargs.setdefault("dynamic_img_size", True)
-        attn_layer = (baseline_attention(baseline, skip=prefix) if baseline is not None
-                      else RPEAttention.configured(rpe, attn_backend))
-        super().__init__(attn_layer=attn_layer,
+        kwargs.setdefault("dynamic_img_pad", True)
+        super().__init__(attn_layer=RPEAttention.configured(rpe, attn_backend),
                          pos_embed="learn" if abs_pos == "learned" else "none", **kwargs)
-        self.rpe, self.abs_pos, self.baseline = rpe, abs_pos, baseline
+        self.rpe, self.abs_pos, self.pe = rpe, abs_pos, pe
+        self.num_prefix = prefix
+        self.current_grid: Grid | None = None
+        encoding = build_encoding(pe, self.embed_dim, self.blocks[0].attn.num_heads, len(self.blocks), prefix,
+                                  tuple(self.patch_embed.grid_size), pe_options)
+        for name, module in encoding.modules.items():
+            self.add_module(name, module)
+        for block, layer in zip(self.blocks, encoding.layers):
+            if layer is not None:
+                block.attn.set_encoding(layer)
+        # Token mixers act between blocks: after block i, through a forward hook, so the blocks (and the
+        # checkpoint keys of every official model) stay timm's.
+        self.pos_block = nn.ModuleDict({str(i): mixer for i, mixer in encoding.mixers.items()})
+        for i, mixer in encoding.mixers.items():
+            self.blocks[i].register_forward_hook(lambda module, args, out, mixer=mixer: mixer(out, self.current_grid))
         self.patch_embed.register_forward_pre_hook(self._set_grid)
         if abs_pos == "sincos":
             self.patch_embed.register_forward_hook(self._add_sincos)
@@ -48,6 +64,7 @@ class RPEVisionTransformer(VisionTransformer):
 
     def _set_grid(self, module: nn.Module, args: tuple[Tensor, ...]) -> None:
         grid = self.grid(args[0])
+        self.current_grid = Grid(*grid, self.num_prefix)
         for block in self.blocks:
             block.attn.grid = grid
 

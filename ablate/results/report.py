@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from ablate.results.migrate import upgrade
 from ablate.results.rundir import record_paths
 
 NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
@@ -46,12 +47,13 @@ def parse_record(data: bytes) -> dict:
 
 def load_records(results: Path, experiment: str | None = None,
                  on_error: Callable[[str], None] = warn) -> pd.DataFrame:
-    """One row per run record: status, flattened config (dotted keys) and metrics; bad records are skipped."""
+    """One row per run record (read as the current schema): status, flattened config (dotted keys) and metrics;
+    bad records are skipped."""
     rows = []
     for path in record_paths(results, experiment):
         try:
             with open(path, "rb") as f:
-                rows.append(_row(parse_record(f.read())))
+                rows.append(_row(upgrade(parse_record(f.read()))))
         except FileNotFoundError:
             continue  # a run still in progress
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # orjson's error is a ValueError

@@ -7,7 +7,7 @@ first use, so that validating an `RPEConfig` (at plan time) does not import torc
 from importlib import import_module
 
 _EXPORTS = {
-    "BACKENDS": "attention", "RPEAttention": "attention", "rpe_attention": "attention",
+    "BACKENDS": "backends:CHOICES", "RPEAttention": "attention", "rpe_attention": "attention",
     "allocated_buckets": "buckets", "bucket_map": "buckets", "total_allocated_buckets": "buckets",
     "used_buckets": "buckets", "INDEXES": "config", "METHODS": "config", "MODES": "config",
     "RPEConfig": "config", "get_rpe_config": "config", "clip_index": "index", "piecewise_index": "index",
@@ -19,4 +19,5 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name: str) -> object:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'ablate.rpe' has no attribute {name!r}")
-    return getattr(import_module(f"ablate.rpe.{_EXPORTS[name]}"), name)
+    module, _, attribute = _EXPORTS[name].partition(":")
+    return getattr(import_module(f"ablate.rpe.{module}"), attribute or name)

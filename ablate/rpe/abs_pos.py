@@ -4,9 +4,6 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-ABS_POS = ("learned", "sincos", "none")
-
-
 @lru_cache(maxsize=32)
 def sincos_2d(height: int, width: int, dim: int, temperature: float = 10000.0) -> Tensor:
     """(H*W, dim) fixed 2D sinusoid: a quarter of the channels each for sin/cos of row and column."""

@@ -1,111 +1,90 @@
-"""The paper's baseline RPEs (its Table 5), adapted to 2D as the paper did.
+"""The paper's baseline RPEs (its Table 5), adapted to 2D as the paper did, as encodings of the one attention.
 
 Offsets are bucketed with the product mapping and the clip index, one table shared by all heads
 (ratio 1.9: offsets -3..3 per axis, 7x7 buckets + 1 for prefix tokens). Definitions, with e_ij the logit
-before the 1/sqrt(d) scale (paper-tables.md):
+before the 1/sqrt(d) scale s (paper-tables.md); each term below is handed to the backend times s:
 - shaw:   e_ij = q_i . (k_j + pK[ij]),   z_i = sum_j a_ij (v_j + pV[ij])  -- contextual iRPE on K and V
 - txl:    e_ij = (q_i + u) . k_j + (q_i + v) . R[ij],  R = S W^R, S a fixed sinusoid of the 2D offset
 - huang:  e_ij = (q_i + p_ij) . (k_j + p_ij) - p_ij . p_ij = q_i . k_j + q_i . p_ij + p_ij . k_j
 - sasa:   e_ij = q_i . (k_j + concat(r[d_row], c[d_col])), r and c each of length d/2
 """
-
 import torch
 from torch import Tensor, nn
 
-from ablate.rpe.attention import RPEAttention
 from ablate.rpe.buckets import allocated_buckets, bucket_map
 from ablate.rpe.config import RPEConfig
-from ablate.rpe.lookup import gather_pairs, resolve_grid
+from ablate.rpe.encoding import AttentionEncoding, Grid, ModelEncoding
+from ablate.rpe.lookup import build_rpe
+from ablate.rpe.terms import BucketLogits, BucketValues
 
-BASELINES = ("shaw", "txl", "huang", "sasa")
 RATIO = 1.9
 
 
-class BaselineAttention(nn.Module):
-    """Self-attention (timm Attention interface) whose logits get a baseline RPE term."""
+class Baseline(AttentionEncoding):
+    """A baseline built for `skip` prefix tokens; its offsets are clip-indexed buckets of the grid."""
 
-    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = False, attn_drop: float = 0.0,
-                 proj_drop: float = 0.0, skip: int = 0, **timm_kwargs: object) -> None:
+    def __init__(self, head_dim: int, skip: int) -> None:
         super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
-        self.num_heads, self.head_dim, self.skip = num_heads, dim // num_heads, skip
-        self.grid: tuple[int, int] | None = None
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
+        self.head_dim, self.skip = head_dim, skip
 
-    def bucket_ids(self, method: str, length: int, device: torch.device) -> Tensor:
-        """(L, L) clip-index bucket ids of the current grid."""
-        height, width = self.grid if self.grid is not None else (None, None)
-        height, width = resolve_grid(length, height, width, self.skip)
-        return bucket_map(method, RATIO, height, width, self.skip, "clip", device)
-
-    def logit_term(self, q: Tensor, k: Tensor) -> Tensor:
-        """The baseline's (B, heads, L, L) addition to e_ij (before the 1/sqrt(d) scale)."""
-        raise NotImplementedError
-
-    def forward(self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
-        """(B, L, dim) -> (B, L, dim)."""
-        if attn_mask is not None or is_causal:
-            raise ValueError("baseline RPE attention takes no attn_mask/is_causal")
-        batch, length, dim = x.shape
-        q, k, v = self.qkv(x).reshape(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        logits = (q @ k.transpose(-2, -1) + self.logit_term(q, k)) * self.head_dim ** -0.5
-        attn = self.attn_drop(logits.softmax(dim=-1))
-        out = (attn @ v).transpose(1, 2).reshape(batch, length, dim)
-        return self.proj_drop(self.proj(out))
+    def bucket_ids(self, method: str, grid: Grid, device: torch.device) -> Tensor:
+        """(L, L) clip-index bucket ids of the grid."""
+        if grid.prefix != self.skip:
+            raise ValueError(f"this baseline was built for skip={self.skip} prefix tokens, the sequence has "
+                             f"{grid.prefix}")
+        return bucket_map(method, RATIO, grid.height, grid.width, self.skip, "clip", device)
 
 
-class TransformerXLAttention(BaselineAttention):
+class TransformerXL(Baseline):
     """Transformer-XL: global content bias u, global position bias v, R = S W^R per 2D offset."""
 
-    def __init__(self, dim: int, num_heads: int = 8, skip: int = 0, **kwargs: object) -> None:
-        super().__init__(dim, num_heads, skip=skip, **kwargs)
-        self.u = nn.Parameter(torch.zeros(1, 1, 1, self.head_dim))
-        self.v = nn.Parameter(torch.zeros(1, 1, 1, self.head_dim))
-        self.w_r = nn.Linear(self.head_dim, self.head_dim, bias=False)
-        self.register_buffer("sinusoid", offset_sinusoid(self.head_dim, skip), persistent=False)
+    def __init__(self, head_dim: int, skip: int = 0) -> None:
+        super().__init__(head_dim, skip)
+        self.u = nn.Parameter(torch.zeros(1, 1, 1, head_dim))
+        self.v = nn.Parameter(torch.zeros(1, 1, 1, head_dim))
+        self.w_r = nn.Linear(head_dim, head_dim, bias=False)
+        self.register_buffer("sinusoid", offset_sinusoid(head_dim, skip), persistent=False)
 
-    def logit_term(self, q: Tensor, k: Tensor) -> Tensor:
-        r = self.w_r(self.sinusoid)
-        ids = self.bucket_ids("product", q.shape[-2], q.device)
-        content = (self.u @ k.transpose(-2, -1))
-        return content + gather_pairs((q + self.v) @ r.t(), ids)
+    def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
+        """s u . k_j, the same for every query (one bucket read by key), and s (q_i + v) . R[ij]."""
+        scale = self.head_dim ** -0.5
+        ids = self.bucket_ids("product", grid, q.device)
+        content = (k @ self.u.transpose(-2, -1)) * scale
+        return [BucketLogits(content, torch.zeros_like(ids), "key"),
+                BucketLogits(((q + self.v) @ self.w_r(self.sinusoid).t()) * scale, ids, "query")]
 
 
-class HuangAttention(BaselineAttention):
+class Huang(Baseline):
     """Huang et al.: one embedding p_ij shared by queries and keys."""
 
-    def __init__(self, dim: int, num_heads: int = 8, skip: int = 0, **kwargs: object) -> None:
-        super().__init__(dim, num_heads, skip=skip, **kwargs)
-        buckets = allocated_buckets("product", RATIO, skip)
-        self.lookup_table_weight = nn.Parameter(torch.zeros(1, self.head_dim, buckets))
+    def __init__(self, head_dim: int, skip: int = 0) -> None:
+        super().__init__(head_dim, skip)
+        self.lookup_table_weight = nn.Parameter(torch.zeros(1, head_dim, allocated_buckets("product", RATIO, skip)))
 
-    def logit_term(self, q: Tensor, k: Tensor) -> Tensor:
-        ids = self.bucket_ids("product", q.shape[-2], q.device)
-        # k_j . p_ij: the key-side table is indexed by the key's row, hence the transposes.
-        key_side = gather_pairs(k @ self.lookup_table_weight, ids.t()).transpose(-2, -1)
-        return gather_pairs(q @ self.lookup_table_weight, ids) + key_side
+    def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
+        """s q_i . p_ij (read by query) and s k_j . p_ij (read by key at the pair's own bucket, hence ids^T)."""
+        scale = self.head_dim ** -0.5
+        ids = self.bucket_ids("product", grid, q.device)
+        return [BucketLogits((q * scale) @ self.lookup_table_weight, ids, "query"),
+                BucketLogits((k * scale) @ self.lookup_table_weight, ids.t(), "key")]
 
 
-class SASAAttention(BaselineAttention):
+class SASA(Baseline):
     """SASA: half of each key gets a row-offset embedding, the other half a column-offset one."""
 
-    def __init__(self, dim: int, num_heads: int = 8, skip: int = 0, **kwargs: object) -> None:
-        super().__init__(dim, num_heads, skip=skip, **kwargs)
-        if self.head_dim % 2:
-            raise ValueError(f"SASA needs an even head_dim, got {self.head_dim}")
+    def __init__(self, head_dim: int, skip: int = 0) -> None:
+        if head_dim % 2:
+            raise ValueError(f"SASA needs an even head_dim, got {head_dim}")
+        super().__init__(head_dim, skip)
         buckets = allocated_buckets("cross_rows", RATIO, skip)
-        self.rows = nn.Parameter(torch.zeros(1, self.head_dim // 2, buckets))
-        self.cols = nn.Parameter(torch.zeros(1, self.head_dim // 2, buckets))
+        self.rows = nn.Parameter(torch.zeros(1, head_dim // 2, buckets))
+        self.cols = nn.Parameter(torch.zeros(1, head_dim // 2, buckets))
 
-    def logit_term(self, q: Tensor, k: Tensor) -> Tensor:
-        half = self.head_dim // 2
-        rows = gather_pairs(q[..., :half] @ self.rows, self.bucket_ids("cross_rows", q.shape[-2], q.device))
-        cols = gather_pairs(q[..., half:] @ self.cols, self.bucket_ids("cross_cols", q.shape[-2], q.device))
-        return rows + cols
+    def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
+        """s q_i[:d/2] . r[d_row] and s q_i[d/2:] . c[d_col], both read by query."""
+        half, scale = self.head_dim // 2, self.head_dim ** -0.5
+        return [BucketLogits((q[..., :half] * scale) @ self.rows, self.bucket_ids("cross_rows", grid, q.device)),
+                BucketLogits((q[..., half:] * scale) @ self.cols, self.bucket_ids("cross_cols", grid, q.device))]
 
 
 def offset_sinusoid(dim: int, skip: int) -> Tensor:
@@ -123,19 +102,31 @@ def offset_sinusoid(dim: int, skip: int) -> Tensor:
     return table.float()
 
 
-def baseline_attention(name: str, skip: int = 0) -> type[nn.Module]:
-    """The attention class (for timm's attn_layer hook) of a named baseline RPE."""
-    if name == "shaw":
-        config = RPEConfig(method="product", mode="contextual", ratio=RATIO, shared_head=True,
-                           rpe_on="kv", index="clip", skip=skip)
-        return RPEAttention.configured(config, "auto")
-    classes = {"txl": TransformerXLAttention, "huang": HuangAttention, "sasa": SASAAttention}
-    if name not in classes:
-        raise ValueError(f"invalid baseline={name!r}: expected one of {', '.join(BASELINES)}")
-    base = classes[name]
-
-    def __init__(self, dim: int, **kwargs: object) -> None:
-        base.__init__(self, dim, skip=skip, **kwargs)
-    return type(base.__name__, (base,), {"__init__": __init__})
+def shaw_config(skip: int = 0) -> RPEConfig:
+    """Shaw's RPE is iRPE's contextual product on K and V with the clip index, one shared table per site."""
+    return RPEConfig(method="product", mode="contextual", ratio=RATIO, shared_head=True, rpe_on="kv",
+                     index="clip", skip=skip)
 
 
+class Shaw(AttentionEncoding):
+    """Shaw et al.: iRPE sites on K and V (saved as the attention's rpe_k and rpe_v, as iRPE's are)."""
+
+    def __init__(self, head_dim: int, num_heads: int, skip: int = 0) -> None:
+        super().__init__()
+        _, self.rpe_k, self.rpe_v = build_rpe(shaw_config(skip), head_dim, num_heads)
+
+    def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
+        """The K site's term."""
+        return self.rpe_k.logits(q, k, grid)
+
+    def values(self, grid: Grid) -> list[BucketValues]:
+        """The V site's term."""
+        return self.rpe_v.values(grid)
+
+
+def build(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int]) -> ModelEncoding:
+    """The named baseline in every layer."""
+    head_dim = dim // num_heads
+    make = {"shaw": lambda: Shaw(head_dim, num_heads, prefix), "txl": lambda: TransformerXL(head_dim, prefix),
+            "huang": lambda: Huang(head_dim, prefix), "sasa": lambda: SASA(head_dim, prefix)}
+    return ModelEncoding([make[name]() for _ in range(depth)])

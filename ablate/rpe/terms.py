@@ -41,7 +41,7 @@ class BucketValues:
     ids: Tensor  # (L, L) integer bucket ids
 
 
-def gather_logits(term: BucketLogits, batch: int, heads: int) -> Tensor:
+def gather_logits(term: BucketLogits) -> Tensor:
     """The term as a (B|1, heads|1, L, L) tensor (what the eager and SDPA backends add to the logits)."""
     table, ids = term.table, term.ids.long()
     length = ids.shape[0]

@@ -1,12 +1,15 @@
-"""Encoder self-attention with iRPE, laid out as nn.MultiheadAttention so DETR checkpoints load unchanged."""
+"""Encoder self-attention with iRPE (and one other encoding), laid out as nn.MultiheadAttention so DETR
+checkpoints load unchanged."""
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ablate.rpe import RPEConfig, build_rpe, rpe_attention
+from ablate.rpe.attention import EncodedAttention, attend
+from ablate.rpe.config import RPEConfig
+from ablate.rpe.encoding import Grid
 
 
-class RPESelfAttention(nn.Module):
+class RPESelfAttention(EncodedAttention):
     """Multi-head self-attention over an H x W feature map, with iRPE lookup tables rpe_q / rpe_k / rpe_v."""
 
     def __init__(self, dim: int, num_heads: int, dropout: float = 0.0, rpe: RPEConfig | None = None,
@@ -22,7 +25,7 @@ class RPESelfAttention(nn.Module):
         self.out_proj = nn.Linear(dim, dim)
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
-        self.rpe_q, self.rpe_k, self.rpe_v = build_rpe(rpe, dim // num_heads, num_heads)
+        self.init_encodings(rpe, dim // num_heads, num_heads)
 
     def forward(self, query_key: Tensor, value: Tensor, height: int, width: int,
                 key_padding_mask: Tensor | None = None) -> Tensor:
@@ -32,7 +35,6 @@ class RPESelfAttention(nn.Module):
         q, k, v = F.linear(query_key, w_q, b_q), F.linear(query_key, w_k, b_k), F.linear(value, w_v, b_v)
         batch, length, dim = q.shape
         q, k, v = (t.view(batch, length, self.num_heads, -1).transpose(1, 2) for t in (q, k, v))
-        out = rpe_attention(q, k, v, rpe_q=self.rpe_q, rpe_k=self.rpe_k, rpe_v=self.rpe_v, height=height,
-                            width=width, key_padding_mask=key_padding_mask,
-                            dropout_p=self.dropout if self.training else 0.0, backend=self.backend)
+        out = attend(q, k, v, self.encodings(), Grid(height, width), key_padding_mask,
+                     self.dropout if self.training else 0.0, self.backend)
         return self.out_proj(out.transpose(1, 2).reshape(batch, length, dim))

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ablate.models.detr.attention import RPESelfAttention
-from ablate.rpe import RPEConfig
+from ablate.rpe.config import RPEConfig
+from ablate.rpe.encoding import ModelEncoding
 
 
 class EncoderLayer(nn.Module):
@@ -93,7 +94,7 @@ class Transformer(nn.Module):
 
     def __init__(self, d_model: int = 256, nhead: int = 8, num_encoder_layers: int = 6,
                  num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1,
-                 enc_rpe: RPEConfig | None = None, attn_backend: str = "auto"):
+                 enc_rpe: RPEConfig | None = None, attn_backend: str = "auto", enc_pe: ModelEncoding | None = None):
         super().__init__()
         self.d_model = d_model
         self.encoder = Encoder([EncoderLayer(d_model, nhead, dim_feedforward, dropout, enc_rpe, attn_backend)
@@ -104,6 +105,16 @@ class Transformer(nn.Module):
         for param in self.parameters():
             if param.dim() > 1:
                 nn.init.xavier_uniform_(param)
+        # Another encoding joins the encoder's self-attention after that: it keeps its own initialisation
+        # (RoPE-Mixed's frequencies are no matrix to xavier, bias tables start at zero as iRPE's do in DeiT).
+        if enc_pe is not None:
+            if enc_pe.mixers:
+                raise ValueError("DETR's encoder takes no token mixer (PEG)")
+            for name, module in enc_pe.modules.items():
+                self.encoder.add_module(name, module)
+            for layer, encoding in zip(self.encoder.layers, enc_pe.layers):
+                if encoding is not None:
+                    layer.self_attn.set_encoding(encoding)
 
     def encode(self, src: Tensor, mask: Tensor, pos: Tensor) -> Tensor:
         """(B, dim, H, W) features, (B, H, W) mask, (B, dim, H, W) position -> (B, H*W, dim) memory."""

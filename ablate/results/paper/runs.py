@@ -59,20 +59,26 @@ def row_values(reference: Reference, scale: str, frame: pd.DataFrame) -> dict[st
     return out
 
 
+def _values(runs: pd.DataFrame, key: str) -> list:
+    """The distinct values of a column among the runs, sorted (none when the column is absent or empty)."""
+    if key not in runs.columns:
+        return []
+    return sorted({v for v in runs[key] if not (isinstance(v, float) and math.isnan(v)) and v is not None}, key=str)
+
+
 def setting_of(frame: pd.DataFrame, reference: Reference, scale: str) -> str:
-    """Our setting in one line, read from the matched records' configs (empty if none matched)."""
+    """Our setting in one line, read from the matched records' configs (every distinct value; empty if none)."""
     hashes = set(row_hashes(reference.name, scale).values()) if not frame.empty else set()
     runs = frame[frame["group_hash"].isin(hashes)] if hashes else frame.iloc[:0]
     if runs.empty:
         return ""
-    first = runs.iloc[0]
-    model = first.get("model.name")
-    model = model if isinstance(model, str) else f"DETR ({first.get('model.backbone')})"
-    parts = [f"model {model}", f"data {first['data.name']}"]
+    models = _values(runs, "model.name") or [f"DETR ({b})" for b in _values(runs, "model.backbone")]
+    parts = [f"model {', '.join(models)}", f"data {', '.join(_values(runs, 'data.name'))}"]
     for key, label in (("data.train_limit", "train images"), ("data.val_limit", "val images")):
-        if key in runs.columns and not pd.isna(first.get(key)):
-            parts.append(f"{int(first[key])} {label}")
-    epochs = int(first["train.epochs"])
-    parts.append(f"{epochs} epoch{'' if epochs == 1 else 's'}, batch {int(first['train.batch_size'])}")
+        if _values(runs, key):
+            parts.append(f"{', '.join(str(int(v)) for v in _values(runs, key))} {label}")
+    epochs = [int(v) for v in _values(runs, "train.epochs")]
+    batches = ", ".join(str(int(v)) for v in _values(runs, "train.batch_size"))
+    parts.append(f"{', '.join(map(str, sorted(epochs)))} epoch{'' if epochs == [1] else 's'}, batch {batches}")
     parts.append(f"seeds {', '.join(str(s) for s in sorted(runs['seed'].unique()))}")
     return "; ".join(parts)

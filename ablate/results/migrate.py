@@ -1,0 +1,111 @@
+"""Record migrations: bring runs made under an older config schema to the current one.
+
+A run's identity is the hash of its resolved config, so moving or adding a config key moves every run
+to a new hash. Each migration below rewrites an old resolved config as the current schema would have
+resolved the same run (keys moved, new keys at the values that reproduce what the run did); `ablate
+migrate` applies them on disk (record, config.yaml, and the directory, renamed to the new hash, so that
+sweeps skip and resume these runs), and reports read old records through them in memory.
+
+- schema 1 -> 2: the position encoding moved into the `pe` group: model.abs_pos -> pe.absolute,
+  model.baseline -> pe.name (null: none), DETR's model.position_embedding -> pe.absolute (sine: sincos);
+  eval.resolutions added (none: the run was evaluated at its training resolution only).
+"""
+import os
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ablate.results.records import RECORD_SCHEMA, config_hashes
+from ablate.results.rundir import RunBusy, RunDir, run_dirs
+
+
+def _schema_2(config: dict) -> dict:
+    config = {**config, "model": dict(config["model"]), "eval": {**config.get("eval", {}), "resolutions": []}}
+    model = config["model"]
+    if "position_embedding" in model:  # DETR
+        absolute, name = {"sine": "sincos"}.get(model["position_embedding"], model["position_embedding"]), "none"
+        del model["position_embedding"]
+    else:
+        absolute, name = model.pop("abs_pos", "learned"), model.pop("baseline", None) or "none"
+    config["pe"] = {"absolute": absolute, "name": name, "base": None, "shared": None, "blocks": None}
+    return config
+
+
+MIGRATIONS = {1: _schema_2}  # schema n -> n + 1
+
+
+def config_schema(config: dict) -> int:
+    """The schema a resolved config was written under (for runs that have no record yet to say so)."""
+    return 1 if "pe" not in config else RECORD_SCHEMA
+
+
+def upgrade_config(config: dict, schema: int) -> dict:
+    """A resolved config of an older schema as the current schema resolves the same run."""
+    for version in range(schema, RECORD_SCHEMA):
+        config = MIGRATIONS[version](config)
+    return config
+
+
+def upgrade(record: dict) -> dict:
+    """The record as the current schema writes it (identity recomputed); current records come back unchanged."""
+    schema = record.get("schema", 1)
+    if schema >= RECORD_SCHEMA:
+        return record
+    config = upgrade_config(record["config"], schema)
+    config_hash, group_hash = config_hashes(config)
+    identity = {**record.get("identity", {}), "config_hash": config_hash, "group_hash": group_hash}
+    return {**record, "schema": RECORD_SCHEMA, "run_id": config_hash[:12], "identity": identity, "config": config}
+
+
+def migrate(results: Path) -> dict[str, list[str]]:
+    """Upgrade every run under results on disk; returns run ids by outcome (moved, current, busy, clash, skipped)."""
+    outcome: dict[str, list[str]] = {"moved": [], "current": [], "busy": [], "clash": [], "skipped": []}
+    for run in list(run_dirs(results)):
+        try:
+            record = run.record()
+        except ValueError:
+            outcome["skipped"].append(run.name)  # unreadable: leave it for a human
+            continue
+        if record is not None:
+            new = upgrade(record)
+            config = new["config"]
+            if new is record:
+                outcome["current"].append(run.name)
+                continue
+        else:  # unfinished: its config.yaml says what it is, and its checkpoint resumes it under the new hash
+            if not (run / RunDir.CONFIG).is_file():
+                outcome["skipped"].append(run.name)
+                continue
+            config = OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG), resolve=True)
+            if config_schema(config) >= RECORD_SCHEMA:
+                outcome["current"].append(run.name)
+                continue
+            new, config = None, upgrade_config(config, config_schema(config))
+        target = run.path.parent / config_hashes(config)[0][:12]
+        if target.exists() and target != run.path:
+            outcome["clash"].append(run.name)
+            continue
+        try:
+            with run.lock():
+                run.write_config(OmegaConf.to_yaml(OmegaConf.create(config)))
+                if new is not None:
+                    run.write_record(new)
+                os.replace(run.path, target)  # a directory rename is atomic: the run is at one hash or the other
+        except RunBusy:
+            outcome["busy"].append(run.name)
+            continue
+        outcome["moved"].append(f"{run.name} -> {target.name}")
+    return outcome
+
+
+def stale(results: Path, experiment: str | None = None) -> int:
+    """How many runs under results have records of an older schema (cheap: reads each record's schema)."""
+    count = 0
+    for run in run_dirs(results, experiment):
+        try:
+            record = run.record()
+        except ValueError:
+            continue
+        if record is not None and record.get("schema", 1) < RECORD_SCHEMA:
+            count += 1
+    return count

@@ -1,0 +1,75 @@
+"""Relative position bias tables (Swin, Liu et al. 2021; BEiT, Bao et al. 2022): one learned scalar per head
+for each relative offset (dy, dx) of the model's H x W grid, (2H-1)(2W-1) entries at
+(dy + H - 1)(2W - 1) + (dx + W - 1), and BEiT's three more for prefix tokens (query prefix, key prefix,
+both). One table per layer (Swin), or one the model holds for every layer (BEiT's shared table).
+
+timm's `gen_relative_position_index` builds the same index for the model's own grid (the tests hold the two
+equal), but only for that window. Here offsets beyond it are clamped to its edge, so a larger test
+grid reads the table as it is (no resampling), as iRPE's clip index does, and the ids feed every backend.
+"""
+from functools import lru_cache
+
+import torch
+from torch import Tensor, nn
+
+from ablate.rpe.encoding import AttentionEncoding, Grid, ModelEncoding
+from ablate.rpe.terms import BucketLogits
+
+PREFIX_ENTRIES = 3
+
+
+@lru_cache(maxsize=64)
+def relative_index(window: tuple[int, int], grid: Grid, device: torch.device = torch.device("cpu")) -> Tensor:
+    """(L, L) table entry of each pair of `grid`, for a table made for `window` (offsets clamped to it)."""
+    height, width = window
+    rows = torch.arange(grid.height, device=device).repeat_interleave(grid.width)
+    cols = torch.arange(grid.width, device=device).repeat(grid.height)
+    dy = (rows[:, None] - rows[None, :]).clamp(1 - height, height - 1)
+    dx = (cols[:, None] - cols[None, :]).clamp(1 - width, width - 1)
+    patches = (dy + height - 1) * (2 * width - 1) + dx + width - 1
+    if grid.prefix == 0:
+        return patches
+    entries = (2 * height - 1) * (2 * width - 1)
+    ids = torch.full((grid.length, grid.length), entries, dtype=patches.dtype, device=device)
+    ids[:, :grid.prefix] = entries + 1
+    ids[:grid.prefix, :grid.prefix] = entries + 2
+    ids[grid.prefix:, grid.prefix:] = patches
+    return ids
+
+
+class BiasTable(nn.Module):
+    """A learned table, (entries, heads): timm's layout and name."""
+
+    def __init__(self, window: tuple[int, int], num_heads: int) -> None:
+        super().__init__()
+        self.window = window
+        entries = (2 * window[0] - 1) * (2 * window[1] - 1) + PREFIX_ENTRIES
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(entries, num_heads))
+
+
+class RelativeBias(AttentionEncoding):
+    """A layer's bias: its own table (saved as attn.relative_position_bias_table), or the model's shared one."""
+
+    def __init__(self, window: tuple[int, int], num_heads: int, shared: BiasTable | None = None) -> None:
+        super().__init__()
+        self.window = window
+        if shared is None:
+            self.relative_position_bias_table = BiasTable(window, num_heads).relative_position_bias_table
+        else:
+            self._shared = (shared,)  # held by the model: a tuple is not registered in every layer
+
+    def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
+        """The table read by the clamped offset of each pair, the same for every query and batch."""
+        table = self._shared[0].relative_position_bias_table if hasattr(self, "_shared") \
+            else self.relative_position_bias_table
+        return [BucketLogits(table.t()[None, :, None, :], relative_index(self.window, grid, q.device))]
+
+
+def build(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],
+          shared: bool) -> ModelEncoding:
+    """Per-layer tables (Swin), or one the model holds (BEiT's shared one)."""
+    if shared:
+        table = BiasTable(grid, num_heads)
+        return ModelEncoding([RelativeBias(grid, num_heads, table) for _ in range(depth)],
+                             modules={"rel_pos_bias": table})
+    return ModelEncoding([RelativeBias(grid, num_heads) for _ in range(depth)])

@@ -1,0 +1,74 @@
+"""Every position encoding besides iRPE, by name: what it is, where it applies, what it takes. Torch-free.
+
+An encoding is a module `ablate.rpe.<module>` with
+
+    build(name, dim, num_heads, depth, prefix, grid, **options) -> ModelEncoding
+
+(ablate.rpe.encoding): per-layer attention parts (rotations, logit terms), model-level modules, token
+mixers. A config chooses it with `pe.name` and its options (`pe.base`, `pe.shared`, `pe.blocks`); the
+absolute encoding is `pe.absolute` (learned, sincos, none) and iRPE is the `rpe` group. A new encoding
+is its module, conf/pe/<name>.yaml, and one `ENCODINGS.register` line here.
+"""
+from dataclasses import dataclass, field
+from importlib import import_module
+
+from ablate.registry import Registry
+
+ABSOLUTE = ("learned", "sincos", "none")
+OPTIONS = ("base", "shared", "blocks")  # pe.<option>: each encoding says which it takes and their defaults
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """One encoding: its module, description, the models it fits, and its options with their defaults."""
+
+    module: str
+    description: str
+    models: tuple[str, ...] = ("deit", "detr")  # model families it is defined for
+    options: dict = field(default_factory=dict)  # option -> default (pe.<option> left null takes it)
+    with_irpe: bool = True  # whether it combines with iRPE (the rpe group)
+    head_dim_multiple: int = 1  # head_dim must be a multiple of this (rotations pair channels per axis)
+
+
+ENCODINGS: Registry[EncodingSpec] = Registry("position encoding")
+ENCODINGS.register("none", EncodingSpec("ablate.rpe.encoding", "no encoding besides the absolute one and iRPE"))
+ENCODINGS.register("rope_axial", EncodingSpec(
+    "ablate.rpe.rope", "2D RoPE, axial: half the channel pairs rotate by x, half by y, fixed frequencies "
+    "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 100.0}, head_dim_multiple=4))
+ENCODINGS.register("rope_mixed", EncodingSpec(
+    "ablate.rpe.rope", "2D RoPE-Mixed: every pair rotates by a learned mix of x and y, per head and layer "
+    "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 10.0}, head_dim_multiple=4))
+ENCODINGS.register("bias_table", EncodingSpec(
+    "ablate.rpe.bias_table", "a learned bias per head for each relative offset, (2H-1)(2W-1) entries plus "
+    "three for prefix tokens (Swin, BEiT); one table per layer, or shared by all", options={"shared": False}))
+ENCODINGS.register("alibi", EncodingSpec(
+    "ablate.rpe.alibi", "2D ALiBi: minus a fixed per-head slope times the Euclidean patch distance (CROMA)"))
+ENCODINGS.register("peg", EncodingSpec(
+    "ablate.rpe.peg", "PEG (CPVT): a 3x3 depthwise convolution over the patch grid, added back, after the "
+    "given blocks", models=("deit",), options={"blocks": [0]}))
+ENCODINGS.register("shaw", EncodingSpec(
+    "ablate.rpe.baselines", "Shaw et al.'s RPE as the paper adapted it: contextual product iRPE on K and V, clip "
+    "index, shared (Table 5)", models=("deit",), with_irpe=False))
+for _name, _text in (("txl", "Transformer-XL's RPE"), ("huang", "Huang et al.'s RPE"), ("sasa", "SASA's RPE")):
+    ENCODINGS.register(_name, EncodingSpec("ablate.rpe.baselines", f"{_text} as the paper adapted it to 2D "
+                                           "(Table 5)", models=("deit",), with_irpe=False))
+
+
+def options_of(name: str, given: dict) -> dict:
+    """The encoding's options: given values where set, its defaults elsewhere; ValueError for ones it does not take."""
+    spec = ENCODINGS[name]
+    extra = sorted(k for k, v in given.items() if v is not None and k not in spec.options)
+    if extra:
+        raise ValueError(f"pe.name={name} takes no pe.{extra[0]} (it takes: "
+                         f"{', '.join('pe.' + k for k in spec.options) or 'no options'})")
+    return {k: given.get(k) if given.get(k) is not None else default for k, default in spec.options.items()}
+
+
+def build_encoding(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],
+                   options: dict | None = None):
+    """The ModelEncoding of a named encoding for a model whose nominal patch grid is `grid` (loads torch)."""
+    if name == "none":
+        from ablate.rpe.encoding import ModelEncoding
+        return ModelEncoding([None] * depth)
+    options = options_of(name, options or {})
+    return import_module(ENCODINGS[name].module).build(name, dim, num_heads, depth, prefix, grid, **options)

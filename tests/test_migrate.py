@@ -1,0 +1,100 @@
+"""Runs made under an older config schema are found again after `ablate migrate`, and reports read them as they are."""
+import copy
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ablate.config.compose import Composer
+from ablate.results.migrate import migrate, stale, upgrade
+from ablate.results.records import config_hashes, new_record
+from ablate.results.report import load_records
+from ablate.results.rundir import RunDir, run_dirs
+
+SHIPPED = Path(__file__).resolve().parents[1] / "results" / "paper" / "runs"
+
+
+def current(overrides: list[str]) -> dict:
+    with Composer() as composer:
+        return OmegaConf.to_container(composer.config(overrides), resolve=True)
+
+
+def as_schema_1(config: dict) -> dict:
+    """The same run as schema 1 resolved it: position encoding under model, no eval.resolutions."""
+    old = copy.deepcopy(config)
+    pe = old.pop("pe")
+    del old["eval"]["resolutions"]
+    if old["task"] == "detection":
+        old["model"]["position_embedding"] = {"sincos": "sine"}.get(pe["absolute"], pe["absolute"])
+    else:
+        old["model"]["abs_pos"] = pe["absolute"]
+        old["model"]["baseline"] = None if pe["name"] == "none" else pe["name"]
+    return old
+
+
+def write_old_run(results: Path, config: dict, finished: bool = True) -> RunDir:
+    old = as_schema_1(config)
+    run = RunDir(results / old["name"] / config_hashes(old)[0][:12])
+    run.path.mkdir(parents=True)
+    run.write_config(OmegaConf.to_yaml(OmegaConf.create(old)))
+    if finished:
+        record = new_record(old, run.name, [], "completed", None, {"top1": 70.0})
+        run.write_record({**record, "schema": 1})
+    else:
+        run.append_metrics({"epoch": 0, "top1": 60.0})
+    return run
+
+
+def test_old_runs_move_to_their_current_identity(tmp_path):
+    configs = {"noape": current(["experiment=paper/table4", "+experiment/paper/row=noape"]),
+               "txl": current(["experiment=paper/table5", "+experiment/paper/row=txl"]),
+               "detr": current(["experiment=paper/table6", "+experiment/paper/row=detr_sine_ctx"]),
+               "default": current(["rpe=irpe_k"])}
+    old = {name: write_old_run(tmp_path, config) for name, config in configs.items()}
+    unfinished = write_old_run(tmp_path, current(["rpe=irpe_k_bias"]), finished=False)
+    assert all(run.name != RunDir.of(tmp_path, configs[name]).name for name, run in old.items())
+    assert stale(tmp_path) == 4
+
+    outcome = migrate(tmp_path)
+    assert len(outcome["moved"]) == 5 and not outcome["busy"] and not outcome["clash"]
+    for config in configs.values():
+        run = RunDir.of(tmp_path, config)
+        record = run.finished()
+        assert record is not None and record["schema"] == 2 and record["config"] == config
+        assert record["identity"]["config_hash"] == config_hashes(config)[0]
+        assert OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG)) == config
+    moved = RunDir.of(tmp_path, current(["rpe=irpe_k_bias"]))
+    assert moved.metrics() == [{"epoch": 0, "top1": 60.0}] and not unfinished.path.exists()
+    assert stale(tmp_path) == 0 and migrate(tmp_path)["current"] and len(list(run_dirs(tmp_path))) == 5
+
+
+def test_reports_read_old_records_as_current_ones(tmp_path):
+    config = current(["experiment=paper/table4", "+experiment/paper/row=noape"])
+    write_old_run(tmp_path, config)
+    frame = load_records(tmp_path)
+    assert frame.loc[0, "pe.absolute"] == "none" and "model.abs_pos" not in frame.columns
+    assert frame.loc[0, "group_hash"] == config_hashes(config)[1]
+
+
+def test_current_records_are_left_alone():
+    record = {"schema": 2, "config": {"name": "x"}}
+    assert upgrade(record) is record
+
+
+def test_every_shipped_record_is_at_its_current_identity():
+    """The proxy reproduction in results/paper/runs is migrated: each run sits where a sweep looks for it."""
+    runs = list(run_dirs(SHIPPED))
+    assert len(runs) >= 100
+    for run in runs:
+        record = run.record()
+        assert record["schema"] == 2 and run.name == config_hashes(record["config"])[0][:12], run.name
+
+
+def test_every_row_of_the_shipped_reproduction_finds_its_runs():
+    """Each paper row that has a proxy config finds its shipped runs (at least two seeds), as composed today."""
+    from ablate.results.paper.reference import TABLES
+    from ablate.results.paper.report import layouts
+
+    for layout in layouts(SHIPPED, list(TABLES)):
+        for line in layout.lines:
+            if "proxy" in line.row.runs:
+                assert line.ours[layout.reference.delta].n >= 2, (layout.reference.name, line.row.key)

@@ -12,6 +12,13 @@ BAD = {
     "RPE option without an RPE": (["rpe=none", "rpe.mode=bias"], "rpe.method=none"),
     "missing dataset": (["data=fashion_mnist", "data.root=/nonexistent/fmnist"], "apt-get install"),
     "unknown model": (["model.name=nope"], "unknown model"),
+    "baseline beside iRPE": (["pe=txl", "rpe=irpe_k"], "pe.name=txl replaces iRPE: use it with rpe=none"),
+    "PEG after a block that does not exist": (["pe=peg", "pe.blocks=[9]"], "block 9 does not exist"),
+    "an option the encoding does not take": (["pe=alibi", "pe.base=5"], "pe.name=alibi takes no pe.base"),
+    "unknown encoding": (["pe.name=rope"], "pe.name='rope'"),
+    "unknown absolute encoding": (["pe.absolute=fixed"], "pe.absolute='fixed'"),
+    "unknown attention backend": (["model.attn_backend=fast"], "model.attn_backend='fast'"),
+    "bad test resolution": (["eval.resolutions=[0]"], "eval.resolutions entry 0"),
     "DETR under the DeiT default experiment": (["model=detr_small", "data=composite", "train=detr_cpu"],
                                                "experiment fashion_rpe is a classification study but the model is a detection model"),
 }
@@ -75,10 +82,14 @@ def test_jobs_must_be_positive(cli, results):
 
 
 @pytest.mark.parametrize("override,needle", [
+    ("pe=peg", "pe.name=peg is not defined for DETR"),
+    ("pe=rope_axial model.nheads=64", "needs a head_dim divisible by 4"),
+    ("eval.resolutions=[64]", "eval.resolutions is for classification"),
     ("model.output_stride=4", "model.output_stride=4: expected 8, 16 or 32"),
     ("model.backbone_weights=/tmp/r18.pth", "backbone_from_scratch=true and model.backbone_weights"),
 ])
 def test_bad_detr_backbone(cli, results, override, needle):
-    result = cli("sweep", "experiment=detr_composite", "model.backbone_from_scratch=true", override, results=results)
+    result = cli("sweep", "experiment=detr_composite", "model.backbone_from_scratch=true", *override.split(),
+                 results=results)
     assert result.exit_code == 2 and needle in result.stderr
     assert tree(results) == []

@@ -6,7 +6,7 @@ datasets, RPE options) and never import torch: a sweep validates every job while
 import re
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ablate.data.registry import check_dataset
 from ablate.models.registry import MODELS, check_model_name
@@ -76,9 +76,19 @@ def check_backend(model: DictConfig) -> None:
         raise ValueError(f"model.attn_backend={model.attn_backend!r}: expected one of {', '.join(CHOICES)}")
 
 
+def check_resolutions(resolutions: list) -> None:
+    """Each test resolution is a positive size or an [H, W] pair of them."""
+    for size in resolutions:
+        sizes = [size] if isinstance(size, int) else list(size) if OmegaConf.is_list(size) or isinstance(size, list) \
+            else None
+        if sizes is None or len(sizes) not in (1, 2) or not all(isinstance(s, int) and s > 0 for s in sizes):
+            raise ValueError(f"eval.resolutions entry {size!r}: expected a positive size (42) or [H, W] ([28, 36])")
+
+
 def check_classification(cfg: DictConfig) -> None:
-    """Model name, position encodings, backend, dataset files, batch size for mixup."""
+    """Model name, position encodings, backend, test resolutions, dataset files, batch size for mixup."""
     check_model_name(cfg.model.name)
+    check_resolutions(cfg.eval.resolutions)
     arch = MODELS[cfg.model.name]
     check_pe(cfg.pe, "deit", rpe_config(cfg.rpe), arch["embed_dim"] // arch["num_heads"], arch["depth"])
     check_backend(cfg.model)
@@ -94,6 +104,8 @@ def check_detection(cfg: DictConfig) -> None:
         raise ValueError(f"model.hidden_dim={model.hidden_dim} is not divisible by model.nheads={model.nheads}")
     check_pe(cfg.pe, "detr", detr_rpe(model, cfg.rpe), model.hidden_dim // model.nheads, model.enc_layers)
     check_backend(model)
+    if cfg.eval.resolutions:
+        raise ValueError("eval.resolutions is for classification: DETR is evaluated at data.eval_size")
     if not _RESNET.match(model.backbone):
         raise ValueError(f"model.backbone={model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
     if model.output_stride not in DETR_OUTPUT_STRIDES:

@@ -8,6 +8,7 @@ from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from torch.nn.parallel import DistributedDataParallel
 
 from ablate.data.build import build_train_loader, build_val_loader
+from ablate.data.tensor_batches import Resized
 from ablate.engine.distributed import AgreedStep, World, shard_train, shard_val
 from ablate.engine.model import build_model
 from ablate.engine.optim import Stepper
@@ -26,6 +27,11 @@ def build(cfg: DictConfig, device: torch.device) -> "ClassificationTask":
                       num_classes=data.num_classes)
     return ClassificationTask(model.to(device), train_set, val_set, mixup, train.smoothing, device,
                               (data.in_chans, data.img_size, data.img_size))
+
+
+def resolution_label(size: int | list[int]) -> str:
+    """How a test resolution names its metrics: 42 -> top1@42, [28, 36] -> top1@28x36."""
+    return str(size) if isinstance(size, int) else "x".join(str(s) for s in size)
 
 
 @torch.no_grad()
@@ -104,3 +110,13 @@ class ClassificationTask(Task):
     def evaluate(self) -> dict[str, float]:
         """Top-1, top-5 and loss on the validation split (over every process's share)."""
         return classifier_metrics(self.world.sum(classifier_sums(self.model, self.val_set, self.device)))
+
+    def evaluate_at(self, sizes: list) -> dict[str, float]:
+        """Top-1, top-5 and loss with the validation images resized to each size (an int or [H, W]), as
+        top1@42, top1@28x36, ...: the model takes the new grid (learned APE resampled as timm does)."""
+        out = {}
+        for size in sizes:
+            hw = (size, size) if isinstance(size, int) else tuple(size)
+            sums = classifier_sums(self.model, Resized(self.val_set, hw), self.device)
+            out.update({f"{k}@{resolution_label(size)}": v for k, v in classifier_metrics(self.world.sum(sums)).items()})
+        return out

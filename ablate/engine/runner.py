@@ -70,6 +70,7 @@ class Run:
         self.history: list[dict] = []
         self.resumed_at: list[int] = []
         self.size: dict[str, int] = {}
+        self.at_resolutions: dict[str, float] = {}
         self.device = self.world.device
 
     def train(self) -> None:
@@ -100,6 +101,9 @@ class Run:
                 self._epoch(task, step, epoch, board)
         finally:
             board.close()
+        if cfg.eval.resolutions:  # the trained model at other test sizes, once, into the record
+            seed_everything(epoch_seed(cfg.seed, cfg.train.epochs))
+            self.at_resolutions = task.evaluate_at(list(cfg.eval.resolutions))
 
     def _epoch(self, task, step, epoch: int, board: TensorBoard) -> None:
         seed_everything(epoch_seed(self.cfg.seed, epoch))
@@ -132,7 +136,7 @@ class Run:
             train_time = sum(row["train_time_s"] for row in self.history)
             out["wall_time_s"] = sum(row["epoch_time_s"] for row in self.history)
             out["throughput"] = sum(row["images"] for row in self.history) / train_time if train_time else None
-        return out
+        return {**out, **self.at_resolutions}
 
 
 def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],

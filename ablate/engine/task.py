@@ -38,6 +38,10 @@ class Task(ABC):
         """Optimiser parameter groups; override for per-part learning rates (key lr_scale)."""
         return param_groups(self.model, weight_decay, decay_rpe, decay_all)
 
+    def evaluate_at(self, sizes: list) -> dict[str, float]:
+        """Metrics at other test resolutions (eval.resolutions), named <metric>@<size>; tasks that cannot say so."""
+        raise ValueError(f"eval.resolutions is not supported for {type(self).__name__}")
+
     def distribute(self, world: World, batch_size: int) -> None:
         """Train as one of world's processes (ablate.engine.distributed); tasks that cannot, say so."""
         able = ", ".join(name for name, spec in TASKS.items() if spec.distributed)

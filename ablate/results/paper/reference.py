@@ -10,10 +10,11 @@ from importlib import resources
 import yaml
 
 SCALES = ("proxy", "paper")
-TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "buckets")
+TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "buckets", "rope_vit")
 EXPECT = ("greater", "equal")
 _ROW_KEYS = {"key", "run", "vs", "paper", "paper_std"}
-_TABLE_KEYS = {"title", "setting", "columns", "metrics", "delta", "baseline", "margin", "rows", "findings"}
+_TABLE_KEYS = {"title", "setting", "columns", "metrics", "delta", "baseline", "margin", "rows", "findings",
+               "record_metrics"}
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,15 @@ class Reference:
     margin: float  # equivalence margin of "equal" claims, in points of the delta metric at the paper's level
     rows: tuple[Row, ...]
     findings: tuple[Finding, ...]
+    record_metrics: dict[str, dict[str, str]]  # scale -> shown metric -> the record's metric, where they differ
 
     def row(self, key: str) -> Row:
         """The row called key."""
         return next(r for r in self.rows if r.key == key)
+
+    def record_metric(self, scale: str, metric: str) -> str:
+        """The record metric a shown metric reads at a scale (top1@384 is top1@48 for a proxy trained at 28 px)."""
+        return self.record_metrics.get(scale, {}).get(metric, metric)
 
 
 def _read(filename: str) -> dict:
@@ -128,4 +134,4 @@ def load_reference(table: str) -> Reference:
     if bad:
         raise ValueError(f"reference {table}: unknown metrics or claims {bad}")
     return Reference(table, raw["title"], raw["setting"], columns, tuple(raw["metrics"]), raw["delta"],
-                     raw["baseline"], float(raw.get("margin", 0.5)), rows, findings)
+                     raw["baseline"], float(raw.get("margin", 0.5)), rows, findings, raw.get("record_metrics", {}))

@@ -53,8 +53,9 @@ def row_values(reference: Reference, scale: str, frame: pd.DataFrame) -> dict[st
     for key, group_hash in row_hashes(reference.name, scale).items():
         runs = frame[frame["group_hash"] == group_hash]
         for metric in reference.metrics:
-            if metric in runs.columns:
-                out[key][metric] = {int(seed): float(v) for seed, v in zip(runs["seed"], runs[metric])
+            column = reference.record_metric(scale, metric)
+            if column in runs.columns:
+                out[key][metric] = {int(seed): float(v) for seed, v in zip(runs["seed"], runs[column])
                                     if v is not None and not math.isnan(float(v))}
     return out
 

@@ -28,16 +28,20 @@ class Blocks:
 INTERPRETER_BLOCKS = Blocks(16, 16)
 
 
-def blocks(head_dim: int, device: torch.device) -> Blocks:
-    """Tiles for an H100/H200-class GPU: 64 x 64 with 4 warps up to head_dim 64, narrower beyond."""
+def blocks(head_dim: int, device: torch.device, bucketed: bool) -> Blocks:
+    """Tiles for an H100/H200-class GPU; bucketed: the call has bucket terms or dropout.
+
+    Plain attention: 64 x 64, 4 warps (32 x 32 beyond head_dim 64). With bucket terms or dropout: 32 x 32. Every
+    bucket term adds per-pair registers (its id tile, the gathered values, a bucket-sum accumulator of up to
+    128 columns), and ptxas, compiling these kernels for sm_90, spills at 64 x 64 for two terms or more,
+    dropout, or 81 buckets (DETR), but not at 32 x 32. Smaller tiles also span fewer relative offsets, so
+    fewer bucket ids per tile, which is what the per-bucket reductions cost. Untimed: tune on the GPU.
+    """
     if device.type != "cuda":
         return INTERPRETER_BLOCKS
-    padded = triton.next_power_of_2(head_dim)
-    if padded <= 64:
-        return Blocks(64, 64, 4, 2)
-    if padded <= 128:
-        return Blocks(64, 32, 4, 2)
-    return Blocks(32, 32, 4, 1)
+    if bucketed or triton.next_power_of_2(head_dim) > 64:
+        return Blocks(32, 32, 4, 2)
+    return Blocks(64, 64, 4, 2)
 
 
 def draw_dropout_seed() -> int:
@@ -93,7 +97,7 @@ def forward(q: Tensor, k: Tensor, v: Tensor, tables: list[Tensor], logit_ids: li
     sums = q.new_empty((batch, heads, length, value_total), dtype=torch.float32)
     mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
                                          seed, "forward")
-    blk = blocks(head_dim, q.device)
+    blk = blocks(head_dim, q.device, bool(tables or value_ids) or dropout_p > 0)
     _launch("forward", (triton.cdiv(length, blk.m), batch * heads), q.device,
             q, k, v, out, lse, sums if value_total else lse, mask, *terms, *scalars,
             heads, length, head_dim, value_total,
@@ -129,7 +133,7 @@ def backward(dout: Tensor, dsums: Tensor, q: Tensor, k: Tensor, v: Tensor, out: 
 
     mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
                                          seed, "backward_q")
-    blk = blocks(head_dim, q.device)
+    blk = blocks(head_dim, q.device, bool(tables or value_ids) or dropout_p > 0)
     value_total = sum(value_buckets)
     u = dsums if value_total else lse
     shared = dict(BY_KEY=tuple(int(b) for b in by_key), TERM_OFFSETS=term_offsets,
@@ -153,7 +157,7 @@ def dropout_keep_mask(seed: int, batch: int, heads: int, length: int, p: float,
     """
     device = torch.device(device)
     keep = torch.empty((batch, heads, length, length), dtype=torch.int8, device=device)
-    blk = blocks(16, device)
+    blk = blocks(16, device, True)
     _launch("keep_mask", (triton.cdiv(length, blk.m), triton.cdiv(length, blk.n), batch * heads), device,
             keep, seed, float(p), length, BLOCK_M=blk.m, BLOCK_N=blk.n)
     return keep.bool()

@@ -90,9 +90,11 @@ def _backward(ctx, dout, dlse, dsums, dseed):
         grad = (dtk if key else dtq)[..., offsets[key]:offsets[key] + buckets]
         offsets[key] += buckets
         dtables.append(_sum_to(grad, table.shape))
-    # One entry per input, lists for the list[Tensor] inputs: q, k, v, tables, logit_ids, by_key, value_ids,
-    # value_buckets, key_padding_mask, dropout_p, scale.
-    return dq, dk, dv, dtables, [None] * n_logit, None, [None] * n_value, None, None, None, None
+    # One entry per input (q, k, v, tables, logit_ids, by_key, value_ids, value_buckets, key_padding_mask,
+    # dropout_p, scale), a list for every list[Tensor]; torch takes an empty list of any type for one too.
+    plain = [] if not by_key else None
+    return (dq, dk, dv, dtables, [None] * n_logit, plain, [None] * n_value, [] if not value_buckets else None,
+            None, None, None)
 
 
 rpe_fused_attention.register_autograd(_backward, setup_context=_setup_context)

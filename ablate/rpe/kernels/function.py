@@ -55,7 +55,8 @@ def fused_attention(q: Tensor, k: Tensor, v: Tensor, logits: Sequence[BucketLogi
     """softmax(scale q k^T + logit terms, keys masked) -> dropout -> @ v + value terms; (B, H, L, D).
 
     The terms mean what ablate.rpe.terms says. Bucket ids must lie in [0, buckets) of their table (they
-    are not checked: an out-of-range id reads out of bounds). key_padding_mask (B, L), True = ignore the key.
+    are not checked: an out-of-range id reads out of bounds). key_padding_mask (B, L), True = ignore the key;
+    a query whose keys are all masked is undefined (the kernels return 0 for it and pass it no gradient).
     dropout_p is applied as given (pass 0 outside training); its seed comes from torch's global RNG.
     Differentiable in q, k, v and every table; the tables are read and differentiated in fp32.
     Runs on CUDA tensors (compiled) and on CPU tensors (Triton's interpreter: slow, for tests).

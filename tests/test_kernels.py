@@ -414,6 +414,7 @@ def _ptxas_available() -> bool:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CUDA tests run the compiled kernels themselves")
+@pytest.mark.skipif(bool(triton.knobs.runtime.interpret), reason="TRITON_INTERPRET is set: nothing compiles")
 @pytest.mark.skipif(not _ptxas_available(), reason="Triton's NVIDIA backend (ptxas) is not installed")
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
 def test_compiles_for_sm90(monkeypatch, dtype: torch.dtype) -> None:

@@ -1,0 +1,163 @@
+"""Host side of the kernels: block sizes, grids and argument packing. Plain tensors in, plain tensors out.
+
+Inputs are already in kernel form (function.py does that): q, k, v contiguous (B, H, L, D) in one dtype;
+logit tables fp32 (B|1, H|1, L|1, NB) with unit stride on the buckets; id maps contiguous int32 (L, L) on
+q's device, already transposed for the terms indexed by the key; key_padding_mask (B, L) bool or None.
+"""
+from dataclasses import dataclass
+
+import torch
+import triton
+from torch import Tensor
+
+from .dispatch import interpreted, kernel
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Tile sizes (queries x keys) and launch options."""
+
+    m: int
+    n: int
+    warps: int = 4
+    stages: int = 2
+
+
+# The interpreter runs one Python loop per program and tile: small tiles keep test shapes (L <= 30) spread
+# over several blocks with ragged edges, which is what needs testing. Tests may swap this for other sizes.
+INTERPRETER_BLOCKS = Blocks(16, 16)
+
+
+def blocks(head_dim: int, device: torch.device, bucketed: bool) -> Blocks:
+    """Tiles for an H100/H200-class GPU; bucketed: the call has bucket terms or dropout.
+
+    Plain attention: 64 x 64, 4 warps (32 x 32 beyond head_dim 64). With bucket terms or dropout: 32 x 32. Every
+    bucket term adds per-pair registers (its id tile, the gathered values, a bucket-sum accumulator of up to
+    128 columns), and ptxas, compiling these kernels for sm_90, spills at 64 x 64 for two terms or more,
+    dropout, or 81 buckets (DETR), but not at 32 x 32. Smaller tiles also span fewer relative offsets, so
+    fewer bucket ids per tile, which is what the per-bucket reductions cost. Untimed: tune on the GPU.
+    """
+    if device.type != "cuda":
+        return INTERPRETER_BLOCKS
+    if bucketed or triton.next_power_of_2(head_dim) > 64:
+        return Blocks(32, 32, 4, 2)
+    return Blocks(64, 64, 4, 2)
+
+
+def draw_dropout_seed() -> int:
+    """A Philox seed for one attention call, drawn from torch's global (CPU) generator."""
+    return int(torch.randint(0, 2**31 - 1, (), dtype=torch.int64))
+
+
+def _launch(name: str, grid: tuple[int, ...], device: torch.device, *args, **meta) -> None:
+    """Run kernel `name` for tensors on `device` (the one place every launch goes through)."""
+    kernel(name, device)[grid](*args, **meta)
+
+
+def _offsets(sizes: list[int]) -> tuple[int, ...]:
+    out, total = [], 0
+    for size in sizes:
+        out.append(total)
+        total += size
+    return tuple(out)
+
+
+def _width(size: int) -> int:
+    """Register width for `size` bucket columns: a power of two (at least 1)."""
+    return triton.next_power_of_2(max(size, 1))
+
+
+def _common(q: Tensor, tables: list[Tensor], logit_ids: list[Tensor], value_ids: list[Tensor],
+            key_padding_mask: Tensor | None, dropout_p: float, scale: float, seed: int, name: str) -> tuple:
+    """Arguments shared by all attention kernels: (key mask, term args, runtime scalars, constexpr options)."""
+    for table in tables:
+        if table.dtype != torch.float32 or table.stride(-1) != 1:
+            raise ValueError("logit tables reach the kernels as fp32 with unit bucket stride")
+    strides = [tuple(t.stride(d) if t.shape[d] > 1 else 0 for t in tables) for d in range(3)]
+    mask = None if key_padding_mask is None else key_padding_mask.contiguous().view(torch.int8)
+    meta = dict(
+        HAS_MASK=mask is not None,
+        DROPOUT=dropout_p > 0,
+        # Only read for fp32 operands: exact fp32 products ("ieee"), as torch's default fp32 matmul.
+        PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
+        UPCAST=q.dtype == torch.bfloat16 and interpreted(kernel(name, q.device)),
+    )
+    terms = (tuple(tables), *strides, tuple(logit_ids), tuple(value_ids))
+    return (q if mask is None else mask), terms, (seed, float(dropout_p), float(scale)), meta
+
+
+def forward(q: Tensor, k: Tensor, v: Tensor, tables: list[Tensor], logit_ids: list[Tensor], by_key: list[bool],
+            value_ids: list[Tensor], value_buckets: list[int], key_padding_mask: Tensor | None,
+            dropout_p: float, scale: float, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(out (B, H, L, D) in q's dtype, lse (B, H, L) fp32, per-bucket attention sums (B, H, L, sum NB) fp32)."""
+    batch, heads, length, head_dim = q.shape
+    out = torch.empty_like(q)
+    lse = q.new_empty((batch, heads, length), dtype=torch.float32)
+    value_total = sum(value_buckets)
+    sums = q.new_empty((batch, heads, length, value_total), dtype=torch.float32)
+    mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
+                                         seed, "forward")
+    blk = blocks(head_dim, q.device, bool(tables or value_ids) or dropout_p > 0)
+    _launch("forward", (triton.cdiv(length, blk.m), batch * heads), q.device,
+            q, k, v, out, lse, sums if value_total else lse, mask, *terms, *scalars,
+            heads, length, head_dim, value_total,
+            BY_KEY=tuple(int(b) for b in by_key), VALUE_OFFSETS=_offsets(value_buckets),
+            SUMS_WIDTH=_width(value_total), **meta, BLOCK_M=blk.m, BLOCK_N=blk.n,
+            BLOCK_D=max(16, triton.next_power_of_2(head_dim)), num_warps=blk.warps, num_stages=blk.stages)
+    return out, lse, sums
+
+
+def backward(dout: Tensor, dsums: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+             sums: Tensor, tables: list[Tensor], logit_ids: list[Tensor], by_key: list[bool],
+             value_ids: list[Tensor], value_buckets: list[int], key_padding_mask: Tensor | None,
+             dropout_p: float, scale: float, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(dq, dk, dv, dT of the terms indexed by the query, dT of those by the key), the dT (B, H, L, sum NB) fp32.
+
+    dout is the gradient of out, dsums that of sums (fp32, same shape). Each dT holds the terms of its kind in
+    their order, each over its own bucket columns, before any broadcast dimension is summed out.
+    """
+    batch, heads, length, head_dim = q.shape
+    dout = dout.contiguous()
+    dsums = dsums.contiguous().float()
+    delta = (dout.float() * out.float()).sum(-1)
+    if sums.shape[-1]:
+        delta = delta + (dsums * sums).sum(-1)
+    sizes = [t.shape[-1] for t in tables]
+    query_sizes = [n for n, key in zip(sizes, by_key) if not key]
+    key_sizes = [n for n, key in zip(sizes, by_key) if key]
+    query_offsets, key_offsets = iter(_offsets(query_sizes)), iter(_offsets(key_sizes))
+    term_offsets = tuple(next(key_offsets) if key else next(query_offsets) for key in by_key)
+    dtq = q.new_empty((batch, heads, length, sum(query_sizes)), dtype=torch.float32)
+    dtk = q.new_empty((batch, heads, length, sum(key_sizes)), dtype=torch.float32)
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+
+    mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
+                                         seed, "backward_q")
+    blk = blocks(head_dim, q.device, bool(tables or value_ids) or dropout_p > 0)
+    value_total = sum(value_buckets)
+    u = dsums if value_total else lse
+    shared = dict(BY_KEY=tuple(int(b) for b in by_key), TERM_OFFSETS=term_offsets,
+                  VALUE_OFFSETS=_offsets(value_buckets), **meta, BLOCK_M=blk.m, BLOCK_N=blk.n,
+                  BLOCK_D=max(16, triton.next_power_of_2(head_dim)), num_warps=blk.warps, num_stages=blk.stages)
+    qkv = (q, k, v, dout, lse, delta, u, mask)
+    _launch("backward_q", (triton.cdiv(length, blk.m), batch * heads), q.device,
+            *qkv, dq, dtq if dtq.numel() else lse, *terms, *scalars, heads, length, head_dim, value_total,
+            sum(query_sizes), HAS_DT=bool(query_sizes), DT_WIDTH=_width(sum(query_sizes)), **shared)
+    _launch("backward_kv", (triton.cdiv(length, blk.n), batch * heads), q.device,
+            *qkv, dk, dv, dtk if dtk.numel() else lse, *terms, *scalars, heads, length, head_dim, value_total,
+            sum(key_sizes), HAS_DT=bool(key_sizes), DT_WIDTH=_width(sum(key_sizes)), **shared)
+    return dq, dk, dv, dtq, dtk
+
+
+def dropout_keep_mask(seed: int, batch: int, heads: int, length: int, p: float,
+                      device: torch.device | str = "cpu") -> Tensor:
+    """(B, H, L, L) bool: the pairs the attention kernels keep under dropout p with this seed.
+
+    Drawn by the same Philox stream and pair index as the kernels, on any device (CPU: interpreted).
+    """
+    device = torch.device(device)
+    keep = torch.empty((batch, heads, length, length), dtype=torch.int8, device=device)
+    blk = blocks(16, device, True)
+    _launch("keep_mask", (triton.cdiv(length, blk.m), triton.cdiv(length, blk.n), batch * heads), device,
+            keep, seed, float(p), length, BLOCK_M=blk.m, BLOCK_N=blk.n)
+    return keep.bool()

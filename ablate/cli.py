@@ -264,6 +264,91 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
 
 
 @app.command()
+def bench(model: Annotated[str | None, typer.Option(help="A model name (default: deit_small_patch16_224_rpe on "
+                                                          "a GPU, deit_pico_patch4_28 on a CPU).")] = None,
+          batch: Annotated[int | None, typer.Option(help="Images per step (default 128 on a GPU, 64 on a CPU).")] = None,
+          steps: Annotated[int, typer.Option(help="Timed steps per measurement (the median is kept).")] = 20,
+          warmup: Annotated[int, typer.Option(help="Untimed steps first (compilation happens here).")] = 5,
+          dtype: Annotated[str | None, typer.Option(help="bf16, fp16 or fp32 autocast (default bf16 on a GPU, "
+                                                         "fp32 on a CPU).")] = None,
+          backends: Annotated[str | None, typer.Option(help="Comma-separated (default: every backend; on a CPU "
+                                                            "all but the interpreted Triton kernels).")] = None,
+          variants: Annotated[str, typer.Option(help="iRPE rows: K ctx, QK ctx, QKV ctx, K bias, QK bias.")] =
+          "K ctx,QK ctx,QKV ctx,K bias,QK bias",
+          compile_models: Annotated[bool | None, typer.Option("--compile/--no-compile",
+                                                              help="torch.compile every model (default: on a GPU).")]
+          = None,
+          detr: Annotated[bool, typer.Option(help="Add the DETR-encoder rows (1,000 padded tokens on a GPU).")] = True,
+          layer: Annotated[bool, typer.Option(help="Time one DeiT-S attention layer per backend against eager "
+                                                   "instead.")] = False,
+          device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N.")] = "auto",
+          output: Annotated[Path | None, typer.Option(help="Also write the rows as CSV (with the device and the "
+                                                           "torch, triton, CUDA versions).")] = None) -> None:
+    """Training and inference throughput and peak memory of a whole model, per iRPE variant and attention
+    backend, in one process (medians after warm-up; CUDA events on a GPU); ratios to the fastest no-RPE row."""
+    import torch
+
+    from ablate.engine import bench as b
+    from ablate.engine.runner import pick_device
+    from ablate.models.registry import MODELS
+    from ablate.rpe.backends import BACKENDS
+
+    dev = pick_device(device)
+    gpu = dev.type == "cuda"
+    model = model or ("deit_small_patch16_224_rpe" if gpu else "deit_pico_patch4_28")
+    names = [n.strip() for n in backends.split(",")] if backends else b.default_backends(dev)
+    rows = [v.strip() for v in variants.split(",") if v.strip()]
+    dtype = dtype or ("bf16" if gpu else "fp32")
+    problems = [f"--model {model}: not one of ours" for _ in [0] if model not in MODELS]
+    problems += [BACKENDS.unknown(n) for n in names if n not in BACKENDS]
+    problems += [f"unknown variant {v!r}: expected {', '.join(b.VARIANTS)}" for v in rows if v not in b.VARIANTS]
+    problems += [f"--dtype {dtype}: expected {', '.join(b.DTYPES)}" for _ in [0] if dtype not in b.DTYPES]
+    problems += ["--steps must be >= 1 and --warmup >= 0" for _ in [0] if steps < 1 or warmup < 0]
+    if problems:
+        fail(problems[0])
+    env = b.environment(dev)
+    console.print(f"{env['device']}  torch {env['torch']}  triton {env['triton']}  CUDA {env['cuda']}")
+    if layer:
+        table = Table(title=f"one attention layer, DeiT-S shape, batch {batch or 8}, median of {steps}")
+        for column in ("RPE", "backend", "pass", "eager ms", "backend ms", "backend / eager"):
+            table.add_column(column)
+        layer_rows = b.layer_rows(names, dev, batch or 8, steps, warmup)
+        for r in layer_rows:
+            table.add_row(*r[:3], f"{r[3]:.1f}", f"{r[4]:.1f}", f"{r[5]:.2f}")
+        console.print(table)
+        if output is not None:
+            import pandas as pd
+            frame = pd.DataFrame(layer_rows, columns=["variant", "backend", "pass", "eager_ms", "backend_ms", "ratio"])
+            write_output(output, frame.assign(**env).to_csv(index=False))
+        return
+    torch.set_num_threads(torch.get_num_threads())
+    measured = b.run_bench(model, batch or (128 if gpu else 64), dev, b.DTYPES[dtype], steps, warmup, names, rows,
+                           gpu if compile_models is None else compile_models, detr,
+                           on_row=lambda r: console.print(f"  {r.model} {r.variant} {r.backend}"
+                                                          f"{' compiled' if r.compiled else ''}: "
+                                                          + (f"{r.train_img_s:.0f} img/s" if r.train_img_s
+                                                             else r.note)))
+    ratio = b.ratios(measured)
+    table = Table(title=f"{model}, batch {batch or (128 if gpu else 64)}, {dtype}, median of {steps} steps")
+    for column in ("model", "RPE", "backend", "train img/s", "x", "infer img/s", "x", "peak GiB", "note"):
+        table.add_column(column)
+    for i, r in enumerate(measured):
+        fmt = lambda v, d: "" if v is None else f"{v:.{d}f}"  # noqa: E731
+        table.add_row(r.model.removesuffix("_rpe"), r.variant, r.backend + (" compiled" if r.compiled else ""),
+                      fmt(r.train_img_s, 0),
+                      fmt(ratio[i][0], 2), fmt(r.infer_img_s, 0), fmt(ratio[i][1], 2), fmt(r.peak_gib, 2), r.note)
+    console.print(table)
+    for reason in dict.fromkeys(r.reason for r in measured if r.reason):
+        console.print(f"  note: {reason}")
+    if output is not None:
+        import pandas as pd
+        frame = pd.DataFrame([{**vars(r), "train_ratio": ratio[i][0], "infer_ratio": ratio[i][1], **env,
+                               "dtype": dtype, "batch": batch or (128 if gpu else 64), "steps": steps}
+                              for i, r in enumerate(measured)])
+        write_output(output, frame.to_csv(index=False))
+
+
+@app.command()
 def migrate(results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
     """Bring runs made by an older ablate to the current config schema, so sweeps find, skip and resume them.
 

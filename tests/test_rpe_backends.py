@@ -117,7 +117,7 @@ def test_unknown_backend():
     sites_modules, qkv = _setup("product", "contextual", "k", "piecewise", 1.9, True, 2, 8, 1, 2, 2, 1, 0)
     with pytest.raises(ValueError, match="fast.*auto"):
         rpe_attention(*qkv, rpe_k=sites_modules[1], height=2, width=2, backend="fast")
-    assert set(BACKENDS) == {"auto", "eager", "sdpa", "flex"}
+    assert set(BACKENDS) == {"auto", "eager", "sdpa", "flex", "triton"}
 
 
 @pytest.mark.parametrize("backend", ["eager", "sdpa"])
@@ -129,3 +129,29 @@ def test_attention_dropout_is_applied_in_training(backend):
         torch.manual_seed(0)
         dropped = rpe_attention(*qkv, **kwargs, dropout_p=0.5)
     assert not torch.allclose(plain, dropped)
+
+
+TRITON_CASES = [
+    # method, mode, sites, shared, height, width, skip, padded: every kind of term the kernels take
+    ("cross", "contextual", "qkv", False, 2, 3, 1, True),  # 4 logit terms (by query and by key), 2 value terms
+    ("product", "bias", "qk", True, 3, 2, 2, False),
+    ("euc", "contextual", "kv", True, 1, 4, 0, True),
+]
+
+
+@pytest.mark.parametrize("case", TRITON_CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}")
+def test_triton_backend_equals_eager(case):
+    """The fused kernels behind the attention interface (CPU: Triton's interpreter), outputs and every gradient."""
+    method, mode, sites, shared, height, width, skip, padded = case
+    sites_modules, qkv = _setup(method, mode, sites, "piecewise", 1.0, shared, 2, 8, 2, height, width, skip, 0)
+    length = skip + height * width
+    mask = None
+    if padded:
+        mask = torch.zeros(2, length, dtype=torch.bool)
+        mask[1, -2:] = True
+    cotangent = torch.randn(2, 2, length, 8, generator=torch.Generator().manual_seed(5))
+    reference, reference_grads = _run("eager", sites_modules, qkv, height, width, mask, cotangent)
+    out, grads = _run("triton", sites_modules, qkv, height, width, mask, cotangent)
+    assert relative_error(out, reference) < TOLERANCE
+    for got, expected in zip(grads, reference_grads):
+        assert relative_error(got, expected) < TOLERANCE

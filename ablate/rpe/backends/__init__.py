@@ -31,9 +31,12 @@ BACKENDS.register("sdpa", Backend("ablate.rpe.backends.sdpa", "torch's fused att
                                   "gathered into one float mask; V terms take the eager route"))
 BACKENDS.register("flex", Backend("ablate.rpe.backends.flex", "FlexAttention reading the bucket tables in a "
                                   "score_mod; forward only on CPU, no dropout; V terms take the eager route"))
+BACKENDS.register("triton", Backend("ablate.rpe.backends.triton", "our fused Triton kernels: every term, V included, "
+                                    "read by bucket inside the kernels, forward and backward (CPU: interpreted)"))
 
-# What `auto` runs on each device type: the fastest backend measured correct there. SDPA on both today
-# (performance.md: gathered bias + SDPA is the fastest correct route measured on an H100 and here).
+# What `auto` runs on each device type: the fastest backend measured correct there. SDPA on both until the fused
+# kernels are measured on a GPU (`ablate bench`): performance.md has gathered bias + SDPA as the fastest correct
+# route measured on an H100, and on the CPU the Triton kernels only run interpreted.
 AUTO = {"cpu": "sdpa", "cuda": "sdpa"}
 CHOICES = ("auto", *BACKENDS.names())
 

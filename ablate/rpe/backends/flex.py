@@ -51,4 +51,12 @@ def attention(q: Tensor, k: Tensor, v: Tensor, logits: list[BucketLogits], value
 
     if _compiled is None:
         _compiled = torch.compile(flex_attention, dynamic=False)
-    return _compiled(q, k, v, score_mod=score_mod, scale=scale)[:, :, :length]
+    run = _outside_compile if q.device.type == "cpu" else _compiled
+    return run(q, k, v, score_mod=score_mod, scale=scale)[:, :, :length]
+
+
+@torch.compiler.disable
+def _outside_compile(*args: object, **kwargs: object) -> Tensor:
+    """FlexAttention compiled on its own: inside an enclosing torch.compile, inductor's CPU lowering of it fails
+    (torch 2.14: no template choice), so on a CPU a compiled model calls out to it."""
+    return _compiled(*args, **kwargs)

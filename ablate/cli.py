@@ -321,31 +321,37 @@ def bench(model: Annotated[str | None, typer.Option(help="A model name (default:
             frame = pd.DataFrame(layer_rows, columns=["variant", "backend", "pass", "eager_ms", "backend_ms", "ratio"])
             write_output(output, frame.assign(**env).to_csv(index=False))
         return
-    torch.set_num_threads(torch.get_num_threads())
-    measured = b.run_bench(model, batch or (128 if gpu else 64), dev, b.DTYPES[dtype], steps, warmup, names, rows,
-                           gpu if compile_models is None else compile_models, detr,
-                           on_row=lambda r: console.print(f"  {r.model} {r.variant} {r.backend}"
-                                                          f"{' compiled' if r.compiled else ''}: "
-                                                          + (f"{r.train_img_s:.0f} img/s" if r.train_img_s
-                                                             else r.note)))
+    size = batch or (128 if gpu else 64)
+    done: list = []
+
+    def save_csv() -> None:  # after every row: a run cut short by a time limit keeps what it measured
+        if output is not None:
+            import pandas as pd
+            ratio = b.ratios(done)
+            frame = pd.DataFrame([{**vars(r), "train_ratio": ratio[i][0], "infer_ratio": ratio[i][1], **env,
+                                   "dtype": dtype, "batch": size, "steps": steps} for i, r in enumerate(done)])
+            write_output(output, frame.to_csv(index=False))
+
+    def measured_row(r) -> None:
+        done.append(r)
+        save_csv()
+        console.print(f"  {r.model} {r.variant} {r.backend}{' compiled' if r.compiled else ''}: "
+                      + (f"{r.train_img_s:.0f} img/s" if r.train_img_s else r.note))
+
+    measured = b.run_bench(model, size, dev, b.DTYPES[dtype], steps, warmup, names, rows,
+                           gpu if compile_models is None else compile_models, detr, on_row=measured_row)
     ratio = b.ratios(measured)
-    table = Table(title=f"{model}, batch {batch or (128 if gpu else 64)}, {dtype}, median of {steps} steps")
+    table = Table(title=f"{model}, batch {size}, {dtype}, median of {steps} steps")
     for column in ("model", "RPE", "backend", "train img/s", "x", "infer img/s", "x", "peak GiB", "note"):
         table.add_column(column)
     for i, r in enumerate(measured):
         fmt = lambda v, d: "" if v is None else f"{v:.{d}f}"  # noqa: E731
         table.add_row(r.model.removesuffix("_rpe"), r.variant, r.backend + (" compiled" if r.compiled else ""),
-                      fmt(r.train_img_s, 0),
-                      fmt(ratio[i][0], 2), fmt(r.infer_img_s, 0), fmt(ratio[i][1], 2), fmt(r.peak_gib, 2), r.note)
+                      fmt(r.train_img_s, 0), fmt(ratio[i][0], 2), fmt(r.infer_img_s, 0), fmt(ratio[i][1], 2),
+                      fmt(r.peak_gib, 2), r.note)
     console.print(table)
     for reason in dict.fromkeys(r.reason for r in measured if r.reason):
         console.print(f"  note: {reason}")
-    if output is not None:
-        import pandas as pd
-        frame = pd.DataFrame([{**vars(r), "train_ratio": ratio[i][0], "infer_ratio": ratio[i][1], **env,
-                               "dtype": dtype, "batch": batch or (128 if gpu else 64), "steps": steps}
-                              for i, r in enumerate(measured)])
-        write_output(output, frame.to_csv(index=False))
 
 
 @app.command()

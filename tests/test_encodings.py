@@ -217,3 +217,14 @@ def test_the_attention_layer_takes_one_encoding_besides_irpe():
     layer.set_encoding(build_encoding("alibi", DIM, HEADS, 1, 0, (2, 2)).layers[0])
     with pytest.raises(ValueError, match="already has an encoding"):
         layer.set_encoding(build_encoding("alibi", DIM, HEADS, 1, 0, (2, 2)).layers[0])
+
+
+@pytest.mark.parametrize("name", ["rope_mixed", "bias_table"])
+def test_detr_takes_encodings_through_the_pe_group(tmp_path, name):
+    from ablate.engine.detection import build_detr_model
+    from ablate.sweep.plan import plan_runs
+
+    [job] = plan_runs(["experiment=detr_composite", f"pe={name}", f"data.root={tmp_path}"], tmp_path, sweep=False)
+    assert job.config.pe.absolute == "sincos"  # DETR's sine encoding stays beside it
+    model = build_detr_model(job.config)
+    assert all(layer.self_attn.pe is not None for layer in model.transformer.encoder.layers)

@@ -79,15 +79,15 @@ def _deit(name: str, variant: str, backend: str, device: torch.device) -> torch.
     return timm.create_model(name, rpe=rpe, attn_backend=backend).to(device)
 
 
-def _steps(model: torch.nn.Module, images: torch.Tensor, dtype: torch.dtype) -> tuple[Callable, Callable]:
-    """(training step, inference step) of a classifier on random images and labels."""
-    labels = torch.randint(0, model.num_classes, (images.shape[0],), device=images.device)
+def _steps(model: torch.nn.Module, forward: Callable[[], torch.Tensor], loss_of: Callable[[torch.Tensor], torch.Tensor],
+           device: torch.device, dtype: torch.dtype) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(training step: forward, loss, backward, AdamW; inference step: forward without gradients)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    autocast = torch.autocast(images.device.type, dtype=dtype, enabled=dtype != torch.float32)
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 
     def train() -> None:
         with autocast:
-            loss = F.cross_entropy(model(images).float(), labels)
+            loss = loss_of(forward())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -95,46 +95,25 @@ def _steps(model: torch.nn.Module, images: torch.Tensor, dtype: torch.dtype) -> 
     @torch.no_grad()
     def infer() -> None:
         with autocast:
-            model(images)
+            forward()
     return train, infer
 
 
-def _measure(row: Row, model: torch.nn.Module, inputs: torch.Tensor, steps: Callable, timer: Timer,
-             count: int, warmup: int, dtype: torch.dtype) -> Row:
+def _measure(row: Row, steps: tuple[Callable[[], None], Callable[[], None]], batch: int, device: torch.device,
+             timer: Timer, count: int, warmup: int) -> Row:
     """Fill a row's throughputs and peak memory; a row that cannot run keeps the reason in its note."""
-    device = inputs.device
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
-    train, infer = steps(model, inputs, dtype)
-    for name, step in (("train", train), ("infer", infer)):
+    for name, step in zip(("train", "infer"), steps):
         try:
-            setattr(row, f"{name}_img_s", inputs.shape[0] / timer.median(step, count, warmup))
+            setattr(row, f"{name}_img_s", batch / timer.median(step, count, warmup))
         except (ValueError, RuntimeError, NotImplementedError) as e:  # a backend that cannot run this row
             row.note = f"no {name}: {type(e).__name__}"
             row.reason = str(e).splitlines()[0]
     if device.type == "cuda":
         row.peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
     return row
-
-
-def _encoder_steps(encoder: torch.nn.Module, src: torch.Tensor, dtype: torch.dtype, pos: torch.Tensor,
-                   mask: torch.Tensor, grid: tuple[int, int]) -> tuple[Callable, Callable]:
-    optimizer = torch.optim.AdamW(encoder.parameters(), lr=1e-4)
-    autocast = torch.autocast(src.device.type, dtype=dtype, enabled=dtype != torch.float32)
-
-    def train() -> None:
-        with autocast:
-            loss = encoder(src, pos, *grid, mask).float().square().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    @torch.no_grad()
-    def infer() -> None:
-        with autocast:
-            encoder(src, pos, *grid, mask)
-    return train, infer
 
 
 def detr_encoder_rows(backends: list[str], device: torch.device, batch: int, grid: tuple[int, int],
@@ -152,9 +131,10 @@ def detr_encoder_rows(backends: list[str], device: torch.device, batch: int, gri
         rpe = RPEConfig.from_flag("rpe-2.0-product-ctx-1-k") if variant != "none" else None
         torch.manual_seed(0)
         encoder = Encoder([EncoderLayer(256, 8, 2048, 0.0, rpe, backend) for _ in range(6)]).to(device)
-        row = Row(f"DETR enc {grid[0]}x{grid[1]}", variant, backend, False)
-        rows.append(_measure(row, encoder, src,
-                             lambda m, s, d: _encoder_steps(m, s, d, pos, mask, grid), timer, steps, warmup, dtype))
+        steps_of = _steps(encoder, lambda encoder=encoder: encoder(src, pos, *grid, mask),
+                          lambda out: out.float().square().mean(), device, dtype)
+        rows.append(_measure(Row(f"DETR enc {grid[0]}x{grid[1]}", variant, backend, False), steps_of, batch, device,
+                             timer, steps, warmup))
     return rows
 
 
@@ -168,10 +148,13 @@ def run_bench(model: str, batch: int, device: torch.device, dtype: torch.dtype, 
     rows = []
     plans = [("none", "sdpa", True), ("none", "sdpa", False)] if compile_models else [("none", "sdpa", False)]
     plans += [(v, b, compile_models) for v in variants if v != "none" for b in backends]
+    labels = torch.randint(0, 10, (batch,), device=device)
     for variant, backend, compiled in plans:
         net = _deit(model, variant, backend, device)
         net = torch.compile(net) if compiled else net
-        row = _measure(Row(model, variant, backend, compiled), net, images, _steps, timer, steps, warmup, dtype)
+        steps_of = _steps(net, lambda net=net: net(images), lambda out: F.cross_entropy(out.float(), labels),
+                          device, dtype)
+        row = _measure(Row(model, variant, backend, compiled), steps_of, batch, device, timer, steps, warmup)
         rows.append(row)
         on_row(row)
     if detr:

@@ -90,6 +90,16 @@ def test_randaugment_and_erasing_keep_shapes():
     assert erased.shape == (4, 1, 28, 36) and (erased != 0).any()
 
 
+def test_randaugment_posterizes_to_zero_bits_as_a_black_image():
+    """m9 with mstd 0.5 sometimes reaches the top level: 0 bits kept, which Pillow 13 refuses."""
+    augment = Augment((28, 36), randaug="rand-m9-mstd0.5-inc1", mean=(0.5, 0.5, 0.5))
+    (posterize,) = [op for op in augment.randaug.ops if op.name == "PosterizeIncreasing"]
+    posterize.prob, posterize.magnitude_std = 1.0, 0.0
+    posterize.magnitude = 10  # the top level: 4 - 4 = 0 bits
+    image = Image.fromarray(np.full((28, 36, 3), 200, np.uint8))
+    assert np.asarray(posterize(image)).max() == 0
+
+
 def test_eval_view_resizes_a_non_square_image_whole():
     view = eval_view((28, 36), None, "bicubic")
     image = torch.zeros(1, 3, 56, 72, dtype=torch.uint8)

@@ -94,22 +94,22 @@ def test_val_labels_are_the_train_split_classes(tmp_path):
 def test_small_sets_are_decoded_once_into_the_users_cache(tmp_path, user_cache, monkeypatch):
     root = write_markers(tmp_path / "f")
     cfg = folder_config(root)
+    decodes, decode = [], cache.decode
+    monkeypatch.setattr(cache, "decode", lambda *args: decodes.append(args) or decode(*args))
     first = loaders(cfg)
-    assert isinstance(first.train, TensorBatches) and len(list(user_cache.glob("*.pt"))) == 2  # train, val
-    monkeypatch.setattr(cache, "decode", lambda *args: pytest.fail("decoded again"))
+    assert isinstance(first.train, TensorBatches) and len(decodes) == 2 and len(list(user_cache.glob("*.pt"))) == 2
     again = loaders(cfg)
-    assert torch.equal(again.val.images, first.val.images)
-    Image.new("RGB", (12, 16)).save(root / "val" / "a" / "0.png")  # a changed file: a new entry
-    monkeypatch.undo()
-    monkeypatch.setenv("XDG_CACHE_HOME", str(user_cache.parents[1]))
-    loaders(cfg)
-    assert len(list(user_cache.glob("*.pt"))) == 3
+    assert len(decodes) == 2 and torch.equal(again.val.images, first.val.images)  # read from the cache
+    Image.new("RGB", (16, 12), "white").save(root / "val" / "a" / "0.png")  # a changed file: a new entry
+    changed = loaders(cfg)
+    assert len(decodes) == 3 and len(list(user_cache.glob("*.pt"))) == 3
+    assert not torch.equal(changed.val.images, first.val.images)
 
 
 def test_large_sets_stream_with_workers(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "SMALL_SET_BYTES", 12 * 16 * 3 * 15)  # 16 images a split: one too many
-    out = build.build_loaders(folder_config(write_markers(tmp_path / "f")).data, folder_config(tmp_path / "f").train,
-                              folder_config(tmp_path / "f").eval, workers=1)
+    cfg = folder_config(write_markers(tmp_path / "f"))
+    out = build.build_loaders(cfg.data, cfg.train, cfg.eval, workers=1)
     assert isinstance(out.train, DataLoader) and out.train.num_workers == 1
     images, labels = next(iter(out.train))
     assert images.shape == (8, 3, 12, 16) and images.dtype == torch.float32
@@ -165,3 +165,17 @@ def test_a_non_square_folder_of_mixed_sizes_trains_well_above_chance(cli, tmp_pa
     record = json.loads(record.read_text())
     assert record["status"] == "completed" and record["metrics"]["top1"] > 60
     assert record["config"]["data"]["num_classes"] is None and record["config"]["data"]["img_size"] == [28, 36]
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["data.in_chans=1"], "data.mean and data.std need one value per channel (data.in_chans=1), got 3 and 3"),
+    (["data.in_chans=4", "data.mean=[0,0,0,0]", "data.std=[1,1,1,1]"], "images are read as grey (1) or RGB (3)"),
+    (["train.crop=centre"], "train.crop='centre': expected one of rrc, pad, none"),
+    (["train.crop_scale=[0.5,0.1]"], "train.crop_scale=[0.5, 0.1]: expected [low, high]"),
+    (["eval.crop_pct=1.5"], "eval.crop_pct=1.5: expected a fraction")])
+def test_recipe_and_channel_options_are_checked_at_plan_time(tmp_path, overrides, needle):
+    from ablate.config.tasks import check_config
+
+    with pytest.raises(ValueError) as error:
+        check_config(folder_config(write_markers(tmp_path / "f"), *overrides))
+    assert needle in str(error.value)

@@ -58,7 +58,10 @@ def check_classification(cfg: DictConfig) -> None:
     rpe_config(cfg.rpe)
     check_dataset(cfg.data, "classification")
     check_image_size(cfg.data.img_size, cfg.model.name)
-    train = cfg.train
+    data, train = cfg.data, cfg.train
+    if not len(data.mean) == len(data.std) == data.in_chans:
+        raise ValueError(f"data.mean and data.std need one value per channel (data.in_chans={data.in_chans}), "
+                         f"got {len(data.mean)} and {len(data.std)}")
     check_augment(train.crop, train.crop_scale, train.crop_padding)
     if cfg.eval.crop_pct is not None and not 0 < cfg.eval.crop_pct <= 1:
         raise ValueError(f"eval.crop_pct={cfg.eval.crop_pct}: expected a fraction in (0, 1] (0.875: ImageNet's "

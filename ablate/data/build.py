@@ -55,16 +55,20 @@ def build_augment(data: DictConfig, train: DictConfig) -> Augment:
                    train.randaug, train.reprob, data.mean)
 
 
-def build_train_loader(part: Tensors | Encoded, data: DictConfig, train: DictConfig, workers: int) -> Iterable:
-    """Shuffled, augmented training batches of a split; order and augmentation follow torch's global RNG."""
-    augment = build_augment(data, train)
-    tensors = in_memory(part, data, workers)
-    if tensors is not None:
-        return TensorBatches(tensors.images, tensors.labels, train.batch_size, data.mean, data.std, shuffle=True,
-                             drop_last=True, augment=augment)
-    return DataLoader(TrainSamples(part.samples, augment, Normalize(data.mean, data.std)),
+def streamed_train_loader(part: Encoded, data: DictConfig, train: DictConfig, workers: int) -> DataLoader:
+    """Training batches decoded from the files every epoch by `workers` processes, augmented per image."""
+    return DataLoader(TrainSamples(part.samples, build_augment(data, train), Normalize(data.mean, data.std)),
                       batch_size=train.batch_size, shuffle=True, drop_last=True, num_workers=workers,
                       pin_memory=torch.cuda.is_available())
+
+
+def build_train_loader(part: Tensors | Encoded, data: DictConfig, train: DictConfig, workers: int) -> Iterable:
+    """Shuffled, augmented training batches of a split; order and augmentation follow torch's global RNG."""
+    tensors = in_memory(part, data, workers)
+    if tensors is None:
+        return streamed_train_loader(part, data, train, workers)
+    return TensorBatches(tensors.images, tensors.labels, train.batch_size, data.mean, data.std, shuffle=True,
+                         drop_last=True, augment=build_augment(data, train))
 
 
 def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int) -> Iterable:

@@ -1,7 +1,8 @@
 """Every dataset by name: its task, the module that loads it, and a check that it is there.
 
 Checks run when a sweep is planned, before anything is written and without torch: each raises
-ValueError with one line naming the path and the fix. A new dataset is a loader module, a
+ValueError with one line naming the path first, then what was expected. A new dataset is a loader module
+(for classification: `build_split(data, split)` returning ablate.data.sets.Tensors or Encoded), a
 conf/data/<name>.yaml, and one `DATASETS.register` line here.
 """
 import importlib.util

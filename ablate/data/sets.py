@@ -29,12 +29,12 @@ class Encoded:
     num_classes: int
 
     def first(self, count: int) -> "Encoded":
-        """A fixed sample of count images, the same for every run (data.train_limit / val_limit).
+        """A fixed sample of count images, the same for every run (data.train_limit / val_limit): which ones
+        depends only on count and the files, as the decode cache's key does.
 
         Not the first ones: a folder lists its images class by class.
         """
         if count >= len(self.samples):
             return self
         keep = np.sort(np.random.default_rng(0).permutation(len(self.samples))[:count]).tolist()
-        files = [self.files[i] for i in keep] if len(self.files) == len(self.samples) else self.files
-        return Encoded(Subset(self.samples, keep), files, self.num_classes)
+        return Encoded(Subset(self.samples, keep), self.files, self.num_classes)

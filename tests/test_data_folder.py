@@ -115,6 +115,17 @@ def test_large_sets_stream_with_workers(tmp_path, monkeypatch):
     assert images.shape == (8, 3, 12, 16) and images.dtype == torch.float32
 
 
+@pytest.mark.parametrize("size, crop, crop_pct, cached", [
+    ((12, 16), "rrc", 0.875, True),  # every image at img_size: the cache holds the originals
+    ((24, 32), "pad", "null", True),  # resized first anyway
+    ((24, 32), "rrc", 0.875, False),  # crops want the original pixels: stream from the files
+])
+def test_a_recipe_that_crops_resized_images_reads_the_files(tmp_path, size, crop, crop_pct, cached):
+    cfg = folder_config(write_markers(tmp_path / "f", size=size), f"train.crop={crop}", f"eval.crop_pct={crop_pct}")
+    out = loaders(cfg)
+    assert isinstance(out.train, TensorBatches) == cached and isinstance(out.val, TensorBatches) == cached
+
+
 @pytest.mark.parametrize("crop, padding", [("pad", 2), ("none", 0), ("rrc", 0)])
 def test_the_recipes_crop_policy_reaches_folder_data(tmp_path, path, crop, padding):
     """Fails if folder data ignores train.crop: the marker moves exactly as the policy says."""

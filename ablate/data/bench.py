@@ -104,7 +104,7 @@ def run(work: Path, threads: int, workers: int, seconds: float) -> None:
 
     part = build.open_split(small_cfg.data, "train")
     start = time.perf_counter()
-    build.in_memory(part, small_cfg.data, workers)
+    build.in_memory(part, small_cfg.data, workers, crops=False)
     show(f"small folder: first decode into the cache ({len(part.samples)} PNGs)", len(part.samples) /
          (time.perf_counter() - start))
     torch.manual_seed(0)

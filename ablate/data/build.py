@@ -39,14 +39,16 @@ def open_split(data: DictConfig, split: str) -> Tensors | Encoded:
     return part if limit is None else part.first(limit)
 
 
-def in_memory(part: Tensors | Encoded, data: DictConfig, workers: int) -> Tensors | None:
-    """The split as tensors: as loaded, or decoded once (cached) if small; None for a large encoded split."""
+def in_memory(part: Tensors | Encoded, data: DictConfig, workers: int, crops: bool) -> Tensors | None:
+    """The split as tensors: as loaded, or decoded once at img_size (cached) if small; None to stream it: a
+    large encoded split, or one whose view crops (`crops`) while some of its images are not at img_size."""
     if isinstance(part, Tensors):
         return part
     size = image_size(data.img_size)
-    if is_small(len(part.samples), data.in_chans, size):
-        return decoded(part, data.in_chans, size, workers)
-    return None
+    if not is_small(len(part.samples), data.in_chans, size):
+        return None
+    tensors = decoded(part, data.in_chans, size, workers)
+    return tensors if tensors.native or not crops else None
 
 
 def build_augment(data: DictConfig, train: DictConfig) -> Augment:
@@ -64,7 +66,7 @@ def streamed_train_loader(part: Encoded, data: DictConfig, train: DictConfig, wo
 
 def build_train_loader(part: Tensors | Encoded, data: DictConfig, train: DictConfig, workers: int) -> Iterable:
     """Shuffled, augmented training batches of a split; order and augmentation follow torch's global RNG."""
-    tensors = in_memory(part, data, workers)
+    tensors = in_memory(part, data, workers, crops=train.crop == "rrc")
     if tensors is None:
         return streamed_train_loader(part, data, train, workers)
     return TensorBatches(tensors.images, tensors.labels, train.batch_size, data.mean, data.std, shuffle=True,
@@ -75,7 +77,7 @@ def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int) -> 
     """Validation batches in order, through the evaluation view: nothing cut away unless eval.crop_pct asks."""
     part = open_split(data, "val")
     view = eval_view(image_size(data.img_size), evaluation.crop_pct, evaluation.interpolation)
-    tensors = in_memory(part, data, workers)
+    tensors = in_memory(part, data, workers, crops=evaluation.crop_pct is not None)
     if tensors is not None:
         images = torch.cat([view(chunk) for chunk in tensors.images.split(VIEW_CHUNK)])
         return TensorBatches(images, tensors.labels, evaluation.batch_size, data.mean, data.std)

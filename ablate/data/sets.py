@@ -11,13 +11,14 @@ from torch.utils.data import Dataset, Subset
 class Tensors:
     """A split held in memory."""
 
-    images: torch.Tensor  # (N, C, H, W) uint8, at the size it was stored in
+    images: torch.Tensor  # (N, C, H, W) uint8
     labels: torch.Tensor  # (N,) int64
     num_classes: int
+    native: bool = True  # every image at the size it was stored in (False: some were resized when decoded)
 
     def first(self, count: int) -> "Tensors":
         """The first count images (data.train_limit / val_limit)."""
-        return Tensors(self.images[:count], self.labels[:count], self.num_classes)
+        return Tensors(self.images[:count], self.labels[:count], self.num_classes, self.native)
 
 
 @dataclass

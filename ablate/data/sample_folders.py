@@ -5,6 +5,9 @@ packages, deterministic from a seed: the own-data study in the README, the data 
   default): small non-square RGB images whose content moves, saved as PNG.
 - photo_crops: an ImageNet-style folder of JPEGs 224-400 px a side, random crops of scikit-image's bundled
   photos, one class per photo.
+
+    python -m ablate.data.sample_folders shifted_fashion DIR    # 4,000 + 1,000 PNGs, 28 x 36, 10 classes
+    python -m ablate.data.sample_folders photo_crops DIR        # 1,600 + 400 JPEGs, 10 classes
 """
 from pathlib import Path
 
@@ -61,3 +64,18 @@ def photo_crops(root: str | Path, n_train: int = 1600, n_val: int = 400, sides: 
             folder.mkdir(parents=True, exist_ok=True)
             crop.save(folder / f"{i:05d}.jpg", quality=90)
     return root
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a sample image folder (defaults as in the README).")
+    parser.add_argument("kind", choices=("shifted_fashion", "photo_crops"))
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--fashion-root", default="/usr/share/datasets/fashion-mnist")
+    args = parser.parse_args()
+    if args.kind == "shifted_fashion":
+        shifted_fashion(args.root, args.fashion_root)
+    else:
+        photo_crops(args.root)
+    print(f"wrote {sum(1 for p in args.root.rglob('*') if p.is_file())} images under {args.root}")

@@ -225,12 +225,13 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
              overrides: Overrides = None) -> None:
     """Evaluate a checkpoint: top-1/top-5 for classification, COCO AP for DETR (model=detr data=coco).
 
-    Image folders use the official transform: resize 256 bicubic, centre-crop 224 (crop_pct 0.875).
+    Images are resized to data.img_size; data=imagenet uses the official transform (resize 256 bicubic,
+    centre-crop 224: eval.crop_pct=0.875).
     """
     import torch
 
     from ablate.config.checks import rpe_config
-    from ablate.data.build import build_val_loader
+    from ablate.data.build import build_val_loader, open_split
     from ablate.data.registry import check_dataset
     from ablate.engine.classification import evaluate_classifier
     from ablate.engine.model import build_model
@@ -252,7 +253,8 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
         check_model_name(cfg.model.name)
         rpe_config(cfg.rpe)
         check_dataset(cfg.data, "classification", splits=("val",))
-        model = build_model(cfg.model, cfg.pe, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
+        num_classes = cfg.data.num_classes or open_split(cfg.data, "val").num_classes
+        model = build_model(cfg.model, cfg.pe, cfg.rpe, num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
         load_into(model, checkpoint_state(checkpoint), checkpoint)
     except ValueError as e:
         fail(str(e))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from ablate.data.options import check_augment, image_size
 from ablate.data.registry import check_dataset
 from ablate.models.registry import MODELS, check_model_name
 from ablate.rpe.backends import CHOICES
@@ -85,16 +86,35 @@ def check_resolutions(resolutions: list) -> None:
             raise ValueError(f"eval.resolutions entry {size!r}: expected a positive size (42) or [H, W] ([28, 36])")
 
 
+def check_image_size(img_size, model_name: str) -> None:
+    """data.img_size is one number or [H, W], each a multiple of the model's patch size."""
+    height, width = image_size(img_size)
+    patch = MODELS[model_name]["patch_size"]
+    if height % patch or width % patch:
+        raise ValueError(f"data.img_size={img_size} does not "
+                         f"divide into {model_name}'s {patch}-pixel patches: use multiples of {patch}")
+
+
 def check_classification(cfg: DictConfig) -> None:
-    """Model name, position encodings, backend, test resolutions, dataset files, batch size for mixup."""
+    """Model name, position encodings, backend, test resolutions, dataset files, image size, augmentation and
+    evaluation view, mixup batch."""
     check_model_name(cfg.model.name)
     check_resolutions(cfg.eval.resolutions)
     arch = MODELS[cfg.model.name]
     check_pe(cfg.pe, "deit", rpe_config(cfg.rpe), arch["embed_dim"] // arch["num_heads"], arch["depth"])
     check_backend(cfg.model)
     check_dataset(cfg.data, "classification")
-    if (cfg.train.mixup > 0 or cfg.train.cutmix > 0) and cfg.train.batch_size % 2:
-        raise ValueError(f"mixup/cutmix need an even train.batch_size (got {cfg.train.batch_size})")
+    check_image_size(cfg.data.img_size, cfg.model.name)
+    data, train = cfg.data, cfg.train
+    if not len(data.mean) == len(data.std) == data.in_chans:
+        raise ValueError(f"data.mean and data.std need one value per channel (data.in_chans={data.in_chans}), "
+                         f"got {len(data.mean)} and {len(data.std)}")
+    check_augment(train.crop, train.crop_scale, train.crop_padding)
+    if cfg.eval.crop_pct is not None and not 0 < cfg.eval.crop_pct <= 1:
+        raise ValueError(f"eval.crop_pct={cfg.eval.crop_pct}: expected a fraction in (0, 1] (0.875: ImageNet's "
+                         "centre crop), or null to resize without cropping")
+    if (train.mixup > 0 or train.cutmix > 0) and train.batch_size % 2:
+        raise ValueError(f"mixup/cutmix need an even train.batch_size (got {train.batch_size})")
 
 
 def check_detection(cfg: DictConfig) -> None:

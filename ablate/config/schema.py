@@ -93,15 +93,25 @@ class DetectionDataSchema:
 class ClassificationDataSchema:
     """A classification dataset: where it is, what shape it has."""
 
-    name: str = MISSING  # fashion_mnist | digits | folder
+    name: str = MISSING  # a registered dataset (ablate.data.registry): fashion_mnist | digits | folder | cifar10 | ...
     root: Optional[str] = None
-    img_size: int = MISSING
+    img_size: Any = MISSING  # one number (square) or [height, width]; checked by ablate.data.options.image_size
     in_chans: int = MISSING
-    num_classes: int = MISSING
-    train_limit: Optional[int] = None  # use only the first N training images (CPU-sized runs)
-    val_limit: Optional[int] = None  # evaluate on the first N validation images (CPU-sized runs)
+    num_classes: Optional[int] = None  # null: inferred from the data (an image folder's class folders)
+    train_limit: Optional[int] = None  # train on N images only: the first N (image files: a fixed sample of N)
+    val_limit: Optional[int] = None  # evaluate on N images only, chosen the same way
     mean: list[float] = field(default_factory=lambda: [0.5])
     std: list[float] = field(default_factory=lambda: [0.5])
+
+
+@dataclass
+class HFDataSchema(ClassificationDataSchema):
+    """A Hugging Face dataset on disk (ablate.data.hf): which columns and splits to read."""
+
+    image_column: str = "image"
+    label_column: str = "label"
+    train_split: str = "train"
+    val_split: str = "validation"
 
 
 @dataclass
@@ -125,18 +135,21 @@ class TrainSchema:
     randaug: Optional[str] = None  # timm RandAugment string, e.g. rand-m9-mstd0.5-inc1
     reprob: float = 0.0  # random erasing probability
     hflip: float = 0.5
-    crop_padding: int = 0  # in-memory data: random translation by up to this many pixels
+    crop: str = "none"  # rrc (random resized crop) | pad (resize, then translate) | none (resize): ablate.data.augment
+    crop_scale: list[float] = field(default_factory=lambda: [0.08, 1.0])  # rrc: the fraction of the image a crop covers
+    crop_padding: int = 0  # pad: random translation by up to this many pixels
     drop_path: float = 0.1
     amp: bool = True  # mixed precision where the device supports it
 
 
 @dataclass
 class EvalSchema:
-    """Evaluation: batch size, the official centre-crop transform for image folders, test resolutions."""
+    """Evaluation: batch size, the view of an image (resized to img_size; centre-cropped only if asked), test
+    resolutions."""
 
     batch_size: int = 256
+    crop_pct: Optional[float] = None  # null: resize to img_size, nothing cut; 0.875: ImageNet's (256 -> crop 224)
     resolutions: list[Any] = field(default_factory=list)  # after the last epoch, top-1 at each: 42 or [H, W]
-    crop_pct: float = 0.875  # resize to img_size / crop_pct (256 for 224), then centre-crop
     interpolation: str = "bicubic"
 
 
@@ -181,6 +194,7 @@ def register() -> None:
     store.store(group="schema/pe", name="pe", node=PESchema)
     store.store(group="schema/model", name="deit", node=DeiTSchema)
     store.store(group="schema/data", name="classification", node=ClassificationDataSchema)
+    store.store(group="schema/data", name="hf", node=HFDataSchema)
     store.store(group="schema/model", name="detr", node=DETRSchema)
     store.store(group="schema/data", name="detection", node=DetectionDataSchema)
     store.store(group="schema/train", name="train", node=TrainSchema)

@@ -1,45 +1,95 @@
-"""Turn a classification data config into train/val batch iterables."""
+"""Turn a classification data config and the training recipe into train/val batch iterables and a class count.
+
+Every dataset module (ablate.data.registry) has build_split(data, split) -> Tensors | Encoded
+(ablate.data.sets). Splits held in memory, and encoded splits small enough to decode once (ablate.data.cache),
+go through TensorBatches; larger encoded splits stream through a DataLoader with runtime.workers processes.
+Both paths apply the recipe's augmentation and the evaluation view of ablate.data.augment to every image.
+"""
 from collections.abc import Iterable
+from importlib import import_module
+from typing import NamedTuple
 
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from ablate.data import digits, fashion_mnist, folder
-from ablate.data.tensor_batches import BatchAugment, TensorBatches
+from ablate.data.augment import Augment, Normalize, eval_view
+from ablate.data.cache import decoded, is_small
+from ablate.data.options import image_size
+from ablate.data.registry import DATASETS
+from ablate.data.sets import Encoded, Tensors
+from ablate.data.stream import EvalSamples, TrainSamples
+from ablate.data.tensor_batches import TensorBatches
 
-IN_MEMORY = ("fashion_mnist", "digits")
-
-
-def load_tensors(data: DictConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """All images (N, C, H, W) uint8 and labels of an in-memory dataset split."""
-    if data.name == "fashion_mnist":
-        images, labels = fashion_mnist.load_fashion_mnist(data.root, split)
-    else:
-        images, labels = digits.load_digits_split(split)
-    if split == "train" and data.train_limit is not None:
-        images, labels = images[:data.train_limit], labels[:data.train_limit]
-    if split == "val" and data.val_limit is not None:
-        images, labels = images[:data.val_limit], labels[:data.val_limit]
-    return images, labels
+VIEW_CHUNK = 1024  # in-memory validation images resized at a time
 
 
-def build_train_loader(data: DictConfig, train: DictConfig, workers: int) -> Iterable:
-    """Shuffled, augmented training batches; order and augmentation draw from torch's global RNG."""
-    if data.name in IN_MEMORY:
-        augment = BatchAugment(train.crop_padding, train.hflip, train.randaug, train.reprob, data.in_chans)
-        return TensorBatches(*load_tensors(data, "train"), train.batch_size, data.mean, data.std,
-                             shuffle=True, drop_last=True, augment=augment)
-    transform = folder.train_transform(data.img_size, train.hflip, train.randaug, train.reprob, data.mean, data.std)
-    return DataLoader(folder.image_folder(data.root, "train", transform), batch_size=train.batch_size,
-                      shuffle=True, drop_last=True, num_workers=workers, pin_memory=torch.cuda.is_available())
+class Loaders(NamedTuple):
+    """What the classification task trains and evaluates on."""
+
+    train: Iterable
+    val: Iterable
+    num_classes: int
+
+
+def open_split(data: DictConfig, split: str) -> Tensors | Encoded:
+    """One split from its dataset module, cut to data.train_limit / data.val_limit."""
+    part = import_module(DATASETS[data.name].module).build_split(data, split)
+    limit = data.train_limit if split == "train" else data.val_limit
+    return part if limit is None else part.first(limit)
+
+
+def in_memory(part: Tensors | Encoded, data: DictConfig, workers: int, crops: bool) -> Tensors | None:
+    """The split as tensors: as loaded, or decoded once at img_size (cached) if small; None to stream it: a
+    large encoded split, or one whose view crops (`crops`) while some of its images are not at img_size."""
+    if isinstance(part, Tensors):
+        return part
+    size = image_size(data.img_size)
+    if not is_small(len(part.samples), data.in_chans, size):
+        return None
+    tensors = decoded(part, data.in_chans, size, workers)
+    return tensors if tensors.native or not crops else None
+
+
+def build_augment(data: DictConfig, train: DictConfig) -> Augment:
+    """The recipe's augmentation at data.img_size."""
+    return Augment(image_size(data.img_size), train.crop, train.crop_scale, train.crop_padding, train.hflip,
+                   train.randaug, train.reprob, data.mean)
+
+
+def streamed_train_loader(part: Encoded, data: DictConfig, train: DictConfig, workers: int) -> DataLoader:
+    """Training batches decoded from the files every epoch by `workers` processes, augmented per image."""
+    return DataLoader(TrainSamples(part.samples, build_augment(data, train), Normalize(data.mean, data.std)),
+                      batch_size=train.batch_size, shuffle=True, drop_last=True, num_workers=workers,
+                      pin_memory=torch.cuda.is_available())
+
+
+def build_train_loader(part: Tensors | Encoded, data: DictConfig, train: DictConfig, workers: int) -> Iterable:
+    """Shuffled, augmented training batches of a split; order and augmentation follow torch's global RNG."""
+    tensors = in_memory(part, data, workers, crops=train.crop == "rrc")
+    if tensors is None:
+        return streamed_train_loader(part, data, train, workers)
+    return TensorBatches(tensors.images, tensors.labels, train.batch_size, data.mean, data.std, shuffle=True,
+                         drop_last=True, augment=build_augment(data, train))
 
 
 def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int) -> Iterable:
-    """Validation batches in order; image folders get the official centre-crop transform."""
-    if data.name in IN_MEMORY:
-        return TensorBatches(*load_tensors(data, "val"), evaluation.batch_size, data.mean, data.std)
-    transform = folder.eval_transform(data.img_size, evaluation.crop_pct, evaluation.interpolation,
-                                      data.mean, data.std)
-    return DataLoader(folder.image_folder(data.root, "val", transform), batch_size=evaluation.batch_size,
-                      num_workers=workers, pin_memory=torch.cuda.is_available())
+    """Validation batches in order, through the evaluation view: nothing cut away unless eval.crop_pct asks."""
+    part = open_split(data, "val")
+    view = eval_view(image_size(data.img_size), evaluation.crop_pct, evaluation.interpolation)
+    tensors = in_memory(part, data, workers, crops=evaluation.crop_pct is not None)
+    if tensors is not None:
+        images = torch.cat([view(chunk) for chunk in tensors.images.split(VIEW_CHUNK)])
+        return TensorBatches(images, tensors.labels, evaluation.batch_size, data.mean, data.std)
+    return DataLoader(EvalSamples(part.samples, view, Normalize(data.mean, data.std)),
+                      batch_size=evaluation.batch_size, num_workers=workers, pin_memory=torch.cuda.is_available())
+
+
+def build_loaders(data: DictConfig, train: DictConfig, evaluation: DictConfig, workers: int) -> Loaders:
+    """Train and val batches, and the class count (data.num_classes, or the train split's when unset)."""
+    part = open_split(data, "train")
+    if data.num_classes is not None and data.num_classes != part.num_classes:
+        raise ValueError(f"data.num_classes={data.num_classes} but the {data.name} train split at {data.root} has "
+                         f"{part.num_classes} classes")
+    return Loaders(build_train_loader(part, data, train, workers), build_val_loader(data, evaluation, workers),
+                   part.num_classes)

@@ -4,6 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
+
+from ablate.data.sets import Tensors
 
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -24,3 +27,8 @@ def load_fashion_mnist(root: str | Path, split: str) -> tuple[torch.Tensor, torc
     """Images (N, 1, 28, 28) uint8 and labels (N,) int64 of the train or val (t10k) split."""
     images, labels = (read_idx(Path(root) / name) for name in FILES[split])
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+
+
+def build_split(data: DictConfig, split: str) -> Tensors:
+    """The split at data.root, in memory: 10 classes."""
+    return Tensors(*load_fashion_mnist(data.root, split), 10)

@@ -1,37 +1,42 @@
-"""Image folders (ImageFolder / ImageNet layout: <root>/<split>/<class>/<image>) with timm's transforms."""
+"""Image folders, <root>/<split>/<class>/<image> (the ImageNet layout), of any image size and aspect, read by
+torchvision's ImageFolder as PIL images in the run's colour mode (data.in_chans: 1 grey, 3 RGB).
+
+Labels index the train split's class folders (sorted names) in both splits, so a validation split that
+lacks a class keeps every other class's label.
+"""
+from functools import partial
 from pathlib import Path
 
-from timm.data import create_transform
-from torchvision import transforms
+from omegaconf import DictConfig
+from PIL import Image
 from torchvision.datasets import ImageFolder
 
-SPLIT_DIRS = {"train": "train", "val": "val"}
+from ablate.data.registry import class_folders
+from ablate.data.sets import Encoded
+
+MODES = {1: "L", 3: "RGB"}
 
 
-def split_dir(root: str | Path, split: str) -> Path:
-    """The folder of one split: <root>/train or <root>/val."""
-    return Path(root) / SPLIT_DIRS[split]
+def load_image(path: str, mode: str) -> Image.Image:
+    """One image file, decoded and converted to mode."""
+    with open(path, "rb") as f:
+        return Image.open(f).convert(mode)
 
 
-def eval_transform(img_size: int, crop_pct: float, interpolation: str, mean: list[float],
-                   std: list[float]) -> transforms.Compose:
-    """The official DeiT evaluation transform: resize to img_size / crop_pct (256 for 224), centre-crop."""
-    mode = transforms.InterpolationMode(interpolation)
-    return transforms.Compose([
-        transforms.Resize(int(img_size / crop_pct), interpolation=mode),
-        transforms.CenterCrop(img_size),
-        transforms.ToTensor(),
-        transforms.Normalize(mean, std),
-    ])
+class ClassFolder(ImageFolder):
+    """An ImageFolder whose classes are given (the train split's) rather than read from its own folders."""
+
+    def __init__(self, root: Path, classes: list[str], mode: str):
+        self.given_classes = classes
+        super().__init__(str(root), loader=partial(load_image, mode=mode), allow_empty=True)
+
+    def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
+        return self.given_classes, {name: i for i, name in enumerate(self.given_classes)}
 
 
-def train_transform(img_size: int, hflip: float, randaug: str | None, reprob: float, mean: list[float],
-                    std: list[float]) -> transforms.Compose:
-    """timm's ImageNet training transform: random resized crop, flip, RandAugment, random erasing."""
-    return create_transform(img_size, is_training=True, hflip=hflip, auto_augment=randaug, re_prob=reprob,
-                            re_mode="pixel", interpolation="bicubic", mean=tuple(mean), std=tuple(std))
-
-
-def image_folder(root: str | Path, split: str, transform: transforms.Compose) -> ImageFolder:
-    """One split of an image folder."""
-    return ImageFolder(str(split_dir(root, split)), transform=transform)
+def build_split(data: DictConfig, split: str) -> Encoded:
+    """One split of the folder at data.root (classes from its train split, or from this split without one)."""
+    root = Path(data.root).expanduser()
+    classes = class_folders(root / "train" if (root / "train").is_dir() else root / split)
+    images = ClassFolder(root / split, classes, MODES[data.in_chans])
+    return Encoded(images, [path for path, _ in images.samples], len(classes))

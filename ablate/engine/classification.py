@@ -7,7 +7,8 @@ from timm.data import Mixup
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from torch.nn.parallel import DistributedDataParallel
 
-from ablate.data.build import build_train_loader, build_val_loader
+from ablate.data.build import build_loaders
+from ablate.data.options import image_size
 from ablate.data.tensor_batches import Resized
 from ablate.engine.distributed import AgreedStep, World, shard_train, shard_val
 from ablate.engine.model import build_model
@@ -16,17 +17,17 @@ from ablate.engine.task import Task
 
 
 def build(cfg: DictConfig, device: torch.device) -> "ClassificationTask":
-    """Model, loaders and losses from the config."""
+    """Loaders, model (for data.img_size, one number or [H, W], and the data's class count) and losses."""
     data, train = cfg.data, cfg.train
-    model = build_model(cfg.model, cfg.pe, cfg.rpe, data.num_classes, data.in_chans, data.img_size, train.drop_path)
-    train_set = build_train_loader(data, train, cfg.runtime.workers)
-    val_set = build_val_loader(data, cfg.eval, cfg.runtime.workers)
+    loaders = build_loaders(data, train, cfg.eval, cfg.runtime.workers)
+    size = image_size(data.img_size)
+    model = build_model(cfg.model, cfg.pe, cfg.rpe, loaders.num_classes, data.in_chans, size, train.drop_path)
     mixup = None
     if train.mixup > 0 or train.cutmix > 0:
         mixup = Mixup(mixup_alpha=train.mixup, cutmix_alpha=train.cutmix, label_smoothing=train.smoothing,
-                      num_classes=data.num_classes)
-    return ClassificationTask(model.to(device), train_set, val_set, mixup, train.smoothing, device,
-                              (data.in_chans, data.img_size, data.img_size))
+                      num_classes=loaders.num_classes)
+    return ClassificationTask(model.to(device), loaders.train, loaders.val, mixup, train.smoothing, device,
+                              (data.in_chans, *size))
 
 
 def resolution_label(size: int | list[int]) -> str:

@@ -166,7 +166,7 @@ def test_a_non_square_folder_of_mixed_sizes_trains_well_above_chance(cli, tmp_pa
                            classes=(1, 7, 8))
     sizes = {Image.open(p).size for p in (root / "train").rglob("*.png")}
     assert sizes == {(36, 28), (40, 32)}
-    result = cli("train", "~experiment", "model=deit_pico", "model.abs_pos=none", "rpe=irpe_k", "data=folder",
+    result = cli("train", "~experiment", "model=deit_pico", "pe.absolute=none", "rpe=irpe_k", "data=folder",
                  f"data.root={root}", "data.img_size=[28,36]", "data.mean=[0.1,0.1,0.1]", "data.std=[0.25,0.25,0.25]",
                  "train=cpu", "train.crop=none", "train.hflip=0", "train.epochs=4", "train.batch_size=16",
                  "train.base_lr=0.1", "train.warmup_epochs=0", "logging.tensorboard=false", "runtime.threads=1",

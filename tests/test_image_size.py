@@ -35,10 +35,11 @@ def test_bad_sizes_are_refused_before_anything_runs(cli, results, size, needle):
 
 
 POSITION_ENCODINGS = [
-    *[["model.abs_pos=" + pos] for pos in ("learned", "sincos", "none")],
-    *[["model.abs_pos=none", f"rpe={option}", f"rpe.method={method}"] for option in ("irpe_k_bias", "irpe_k", "irpe_qkv")
+    *[["pe.absolute=" + pos] for pos in ("learned", "sincos", "none")],
+    *[["pe.absolute=none", f"rpe={option}", f"rpe.method={method}"] for option in ("irpe_k_bias", "irpe_k", "irpe_qkv")
       for method in ("euc", "quant", "cross", "product")],
-    *[["model.abs_pos=none", f"model.baseline={name}"] for name in ("shaw", "txl", "huang", "sasa")],
+    *[["pe.absolute=none", f"pe={name}"] for name in ("shaw", "txl", "huang", "sasa", "rope_axial", "rope_mixed",
+                                                       "bias_table", "alibi", "peg")],
 ]
 
 
@@ -46,9 +47,9 @@ POSITION_ENCODINGS = [
 def test_every_position_encoding_trains_at_a_non_square_size(overrides):
     with Composer() as composer:
         cfg = composer.config(["~experiment", "model=deit_pico", "data.img_size=[28,36]", *overrides])
-    model = build_model(cfg.model, cfg.rpe, 10, 1, cfg.data.img_size, 0.0)
+    model = build_model(cfg.model, cfg.pe, cfg.rpe, 10, 1, cfg.data.img_size, 0.0)
     assert tuple(model.patch_embed.grid_size) == (7, 9)
-    if cfg.model.abs_pos == "learned":
+    if cfg.pe.absolute == "learned":
         assert model.pos_embed.shape[1] == 1 + 7 * 9
     with torch.no_grad():  # the RPE tables start at zero: give every parameter a value
         for parameter in model.parameters():
@@ -59,5 +60,5 @@ def test_every_position_encoding_trains_at_a_non_square_size(overrides):
     logits.sum().backward()
     # Shifting the content by one patch (wrapping around) permutes the tokens: only the position encoding
     # can tell, so the output changes exactly when there is one.
-    positional = cfg.model.abs_pos != "none" or cfg.rpe.method != "none" or cfg.model.baseline is not None
+    positional = cfg.pe.absolute != "none" or cfg.rpe.method != "none" or cfg.pe.name != "none"
     assert torch.allclose(model(images.roll(4, dims=-1)), logits, atol=1e-5) != positional

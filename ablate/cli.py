@@ -100,6 +100,7 @@ def _first_line(planned: list[Job], results: Path) -> str:
 
 
 def _summary(record: dict) -> str:
+    """The record's status, then its report metrics and error."""
     metrics = record.get("metrics") or {}
     shown = TASKS[record["task"]].report if record.get("task") in TASKS else ()
     parts = [f"{k} {metrics[k]:.2f}" for k in shown if isinstance(metrics.get(k), (int, float))]
@@ -143,7 +144,7 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
         say(f"interrupted: {_saved(job)}")
         say(f"resume with: {_command('train', [*(overrides or []), *_results_option(results_dir)])}")
         raise typer.Exit(130)
-    say(f"{record['status']}: {_summary(record)}")
+    say(f"{record['status']}: {job.directory}  {_summary(record).removeprefix(record['status']).strip()}")
     if record["status"] == "failed":
         raise typer.Exit(1)
 

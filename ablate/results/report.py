@@ -196,8 +196,8 @@ def summarize(frame: pd.DataFrame, factors: list[str] | None = None, metrics: tu
             shown[name] = math.nan
     added = _splitting(shown, factors, [c for c in varying(shown) if c not in factors])
     keys = [*factors, *added]
-    text = shown[keys].astype(str) if keys else pd.DataFrame(index=shown.index)
-    if len(text.assign(h=shown["group_hash"]).drop_duplicates()) > len(text.drop_duplicates()):
+    rows = len(shown[keys].astype(str).drop_duplicates()) if keys else 1
+    if len(shown[[*keys, "group_hash"]].astype(str).drop_duplicates()) > rows:
         keys.append("group_hash")  # settings no config column tells apart (records from another schema)
         added.append("group_hash")
     if added:

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the Agg backend)
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ablate.results.report import Summary, readable  # noqa: E402
 from ablate.results.rundir import RunDir  # noqa: E402
@@ -56,7 +57,8 @@ def _points(ax, summary: Summary, metric: str, labels: list[str]) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> None:
+def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> bool:
+    """Each setting's curve with its band; whether any was drawn."""
     drawn = False
     for setting, label in enumerate(labels):
         c = curves(summary, setting, metric)
@@ -67,10 +69,12 @@ def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> None:
         ax.fill_between(c.index, c["mean"] - spread, c["mean"] + spread, color=line.get_color(), alpha=0.2)
         drawn = True
     ax.set_xlabel("epoch", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"{metric} (mean ± std over seeds)", fontsize=8)
     ax.grid(alpha=0.3)
     if not drawn:
         ax.text(0.5, 0.5, "no metrics.jsonl", transform=ax.transAxes, ha="center", color="gray")
+    return drawn
 
 
 def to_png(summary: Summary) -> bytes:
@@ -86,8 +90,7 @@ def to_png(summary: Summary) -> bytes:
     headline, loss = curve_metrics(summary)
     for i, metric in enumerate((headline, loss)):
         ax = fig.add_subplot(grid[1, i * len(metrics):(i + 1) * len(metrics)])
-        _curves(ax, summary, metric, labels)
-        if i == 0 and len(labels) > 1:
+        if _curves(ax, summary, metric, labels) and i == 0 and len(labels) > 1:
             ax.legend(fontsize=7, title=", ".join(summary.factors), title_fontsize=7)
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -13,8 +13,9 @@ from rich.text import Text
 from ablate.config.compose import Composer, ConfigError
 from ablate.config.tasks import TASKS, headline_of
 from ablate.results.formats import FORMATS, write_output
-from ablate.results.rundir import INTERRUPTED, RunBusy, RunDir, experiments, run_dirs
+from ablate.results.rundir import INTERRUPTED, RunBusy, experiments, run_dirs
 from ablate.sweep.plan import Job, plan_runs
+from ablate.sweep.progress import Progress
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None)
 console = Console()
@@ -186,7 +187,6 @@ def sweep(overrides: Overrides = None,
     from ablate.sweep.display import SweepView, duration  # the engine loads only to run
     from ablate.sweep.launch import launch
     from ablate.sweep.launchers import launch_hydra
-    from ablate.sweep.progress import Progress
 
     progress = Progress(planned, min(jobs, max(1, len(planned) - done)))
 
@@ -210,7 +210,7 @@ def sweep(overrides: Overrides = None,
         raise typer.Exit(1)
 
 
-def _interrupted(planned: list[Job], progress, command: list[str]) -> NoReturn:
+def _interrupted(planned: list[Job], progress: Progress, command: list[str]) -> NoReturn:
     """After Ctrl-C: what was saved (each stopped run's last finished epoch) and the command that resumes."""
     by_dir = {job.directory: job for job in planned}
     stopped = [by_dir[d] for d in progress.running] + [

@@ -140,3 +140,25 @@ def test_ctrl_c_reaches_a_worker_process_which_keeps_its_last_epoch(results):
     kept = len(job.run.metrics())
     assert 1 <= kept < 300 and (job.directory / RunDir.CHECKPOINT).is_file()
     assert job.run.record() is None and job.run.progress() is None  # not recorded as failed; nothing in progress
+
+
+def test_ctrl_c_during_a_checkpoint_write_stops_the_run_rather_than_failing_it(results, monkeypatch):
+    import ablate.engine.runner as runner
+
+    real, saves = runner.save_checkpoint, []
+
+    def torch_save_interrupted(run, state):  # what torch.save's zip writer does when Ctrl-C lands inside it
+        saves.append(state["epoch"])
+        if len(saves) == 2:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos") from None
+        real(run, state)
+
+    monkeypatch.setattr(runner, "save_checkpoint", torch_save_interrupted)
+    job = plan_runs(FAST, results, sweep=False)[0]
+    with pytest.raises(KeyboardInterrupt):
+        execute(job.config, job.directory, job.overrides)
+    assert job.run.record() is None and not (job.directory / RunDir.ERROR).exists()
+    assert job.run.state() == "incomplete"

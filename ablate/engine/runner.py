@@ -169,6 +169,15 @@ class Run:
         return out
 
 
+def interrupted(error: BaseException | None) -> bool:
+    """Whether error was raised while handling a KeyboardInterrupt (directly or further back)."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__context__
+    return False
+
+
 def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
             on_epoch: Callable[[dict], None] | None = None, world: World | None = None) -> dict:
     """Run cfg in its directory to the end (resuming), write and return its record; a finished run is skipped.
@@ -193,6 +202,8 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         except Diverged as e:
             status, error = "diverged", str(e)
         except Exception as e:  # a failing run must not stop a sweep: record it and go on
+            if interrupted(e):  # Ctrl-C that a library turned into its own error (torch.save's zip writer)
+                raise KeyboardInterrupt from e
             status, error = "failed", f"{type(e).__name__}: {e}".splitlines()[0]
             if world.main:
                 run.write_error(traceback.format_exc())

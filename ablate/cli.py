@@ -30,7 +30,7 @@ FILING = """Where runs go: <results>/<experiment>/<config hash>. Runs stay under
 values of the keys the experiment sweeps or keys below them (fashion_rpe: rpe, rpe.mode, ...) or
 settings that never change a result (runtime.*, logging.*, paths such as data.root). Any other override
 makes another study, filed as the experiment's name plus those overrides (group choices first, each
-sorted), e.g. fashion_rpe+data=digits+train.epochs=1 (over 64 characters: the first ones and a hash);
+sorted), e.g. fashion_rpe+data=digits+train.epochs=1 (over 80 characters: the first ones and a hash);
 name=NAME chooses the name instead. The plan's first line says which."""
 
 
@@ -79,9 +79,7 @@ def _results_option(results: Path) -> list[str]:
 
 def _saved(job: Job) -> str:
     """What a stopped run keeps: its finished epochs (the checkpoint of the last)."""
-    epochs = len(job.run.metrics())
-    total = job.config.train.epochs
-    return f"{job.label}: epoch {epochs}/{total} saved" if epochs else f"{job.label}: no epoch finished yet"
+    return f"{job.directory.name} epoch {len(job.run.metrics())}/{job.config.train.epochs}"
 
 
 def _plan(overrides: list[str] | None, results: Path, sweep: bool) -> list[Job]:
@@ -142,7 +140,7 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
     except RunBusy as e:
         fail(str(e), code=1)
     except KeyboardInterrupt:
-        say(f"interrupted: {_saved(job)}")
+        say(f"interrupted: saved {_saved(job)}")
         say(f"resume with: {_command('train', [*(overrides or []), *_results_option(results_dir)])}")
         raise typer.Exit(130)
     say(f"{record['status']}: {job.directory}  {_summary(record).removeprefix(record['status']).strip()}")
@@ -216,8 +214,8 @@ def _interrupted(planned: list[Job], progress: Progress, command: list[str]) -> 
     stopped = [by_dir[d] for d in progress.running] + [
         by_dir[d] for d, r in progress.ended.items() if r["status"] == INTERRUPTED and r.get("error") == "Ctrl-C"]
     finished = sum(r["status"] != INTERRUPTED for r in progress.ended.values())
-    say(f"interrupted: {finished} runs of this sweep finished and are recorded; "
-        + ("; ".join(_saved(job) for job in stopped) or "no run was in progress"))
+    say(f"interrupted: {finished} runs finished and recorded; "
+        + (f"saved: {', '.join(_saved(job) for job in stopped)}" if stopped else "none was in progress"))
     say(f"resume with: {_command('sweep', command)}")
     raise typer.Exit(130)
 
@@ -334,7 +332,7 @@ def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this exp
         for _, started, *rest, overrides in runs:
             own = " ".join(o for o in overrides if o not in common)
             table.add_row(started[5:16].replace("T", " "), *rest,
-                          own or ("(defaults)" if not overrides else "(only those)"))
+                          own or ("(defaults)" if not overrides else "(as above)"))
         console.print(table)
 
 

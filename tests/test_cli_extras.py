@@ -17,7 +17,7 @@ def test_config_prints_the_resolved_config_of_a_run(cli, results):
     result = cli("config", *FAST, "rpe=irpe_k", results=results)
     assert result.exit_code == 0, result.output
     first, rest = result.stdout.split("\n", 1)
-    name = "fashion_rpe+data=digits+model=deit_micro+more-a5f47de0"
+    name = "fashion_rpe+data=digits+model=deit_micro+data.train_limit=256+more-a5f47de0"
     assert first.startswith(f"# experiment {name}, run directory {results / name}/")
     config = yaml.safe_load(rest)
     assert config["name"] == name and config["rpe"]["method"] == "product" and config["data"]["name"] == "digits"

@@ -36,8 +36,8 @@ def test_long_names_are_cut_with_a_hash_of_the_whole():
     with Composer() as composer:
         name = composer.filed_name(FAST, "fashion_rpe")
         other = composer.filed_name([*FAST, "train.base_lr=1e-3"], "fashion_rpe")
-    assert name == "fashion_rpe+data=digits+model=deit_micro+more-a5f47de0"
-    assert len(other) <= NAME_LIMIT and other != name and other.startswith("fashion_rpe+data=digits+model=deit_micro+more-")
+    assert name == "fashion_rpe+data=digits+model=deit_micro+data.train_limit=256+more-a5f47de0"
+    assert len(other) <= NAME_LIMIT and other != name and other.startswith("fashion_rpe+data=digits+model=deit_micro+data.train_limit=256+more-")
 
 
 def test_unsafe_characters_and_bad_names():
@@ -67,7 +67,7 @@ def test_train_files_a_run_of_the_fast_settings_under_its_own_name(cli, results)
     result = cli("train", *FAST, results=results)
     assert result.exit_code == 0, result.output
     [run] = run_dirs(results)
-    assert run.path.parent.name == "fashion_rpe+data=digits+model=deit_micro+more-a5f47de0"
+    assert run.path.parent.name == "fashion_rpe+data=digits+model=deit_micro+data.train_limit=256+more-a5f47de0"
     assert result.stdout.startswith(f"experiment {run.path.parent.name}: run {run.name} (")
     assert run.record()["experiment"] == run.record()["config"]["name"] == run.path.parent.name
     listing = cli("report", "--experiment", run.path.parent.name, results=results)

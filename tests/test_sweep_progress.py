@@ -110,9 +110,7 @@ def test_ctrl_c_says_what_was_saved_and_the_command_that_resumes(cli, results, m
     result = cli("sweep", *overrides, results=results)
     assert result.exit_code == 130, result.output
     lines = result.stdout.splitlines()
-    label = calls[1].label
-    assert f"interrupted: 1 runs of this sweep finished and are recorded; {label}: epoch 1/2 saved" in \
-        " ".join(result.stdout.split())
+    assert f"interrupted: 1 runs finished and recorded; saved: {calls[1].directory.name} epoch 1/2" in lines
     [resume] = [line for line in lines if line.startswith("resume with: ")]
     assert resume == "resume with: " + shlex.join(["ablate", "sweep", *overrides, "--results-dir", str(results)])
     assert calls[1].run.record() is None and len(calls[1].run.metrics()) == 1
@@ -162,3 +160,13 @@ def test_ctrl_c_during_a_checkpoint_write_stops_the_run_rather_than_failing_it(r
         execute(job.config, job.directory, job.overrides)
     assert job.run.record() is None and not (job.directory / RunDir.ERROR).exists()
     assert job.run.state() == "incomplete"
+
+
+def test_eta_pays_a_runs_start_up_once(tmp_path):
+    view, jobs = _view(tmp_path, 2, workers=1)
+    p = view.progress
+    p.start(jobs[0])
+    t0 = p.running[jobs[0].directory]
+    view.training_since[jobs[0].directory] = t0 + 10  # 10 s of imports and data before the first step
+    # 5 s of training did a quarter: 20 s of training a run, plus its 10 s start-up
+    assert view.eta({jobs[0].directory: 0.25}, now=t0 + 15) == pytest.approx(15 + 30)

@@ -31,7 +31,7 @@ from ablate.results.records import NOT_IDENTITY, is_path_key
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 STUDY_GROUPS = ("experiment", "scale")  # choose the study itself (scale: a paper table's proxy or paper setting)
-NAME_LIMIT = 64  # characters of a derived experiment name (a directory name, typed after --experiment)
+NAME_LIMIT = 80  # characters of a derived experiment name (a directory name, typed after --experiment)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._,=~-]")  # replaced by _ in a derived name: shell- and filesystem-safe
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._,=~+-]*")  # what name=... may be
 

@@ -3,8 +3,9 @@ images/s and latest metric, re-read from the run directories at every refresh.
 
 The ETA is recomputed at every refresh from what the runs have done so far (ablate.sweep.progress): a
 whole run takes the mean time of the runs completed in this sweep (before any has, a running run's
-elapsed time over its fraction done); each running run still needs its share of that, blended with
-its own pace as it progresses; the waiting runs then go to whichever worker frees first.
+start-up, until its first step, plus its training time over its fraction done); each running run still
+needs its share of that, blended with its own pace as it progresses; the waiting runs then go to
+whichever worker frees first.
 """
 import heapq
 import time
@@ -53,6 +54,7 @@ class SweepView:
         self.by_dir = {job.directory: job for job in progress.jobs}
         # What each job still has to do, read once: a waiting job's directory does not change until it starts.
         self.left = {job.directory: 1 - kept_fraction(job) for job in progress.jobs if not job.done}
+        self.training_since: dict = {}  # directory -> when its progress file first showed it training
         self.started = time.monotonic()
 
     def _snapshot(self, job: Job) -> tuple[list[dict], dict | None, float]:
@@ -65,10 +67,12 @@ class SweepView:
         p, now = self.progress, time.monotonic() if now is None else now
         running = [d for d in fractions if d in p.running]
         elapsed = {d: now - p.running[d] for d in running}
+        # start-up (imports, data, model) is paid once, not in proportion to the epochs
+        setup = {d: min(elapsed[d], self.training_since.get(d, p.running[d]) - p.running[d]) for d in running}
         share = {d: 1 - p.began.get(d, 0.0) for d in running}  # what it had left when it started
         done = {d: fractions[d] - p.began.get(d, 0.0) for d in running}  # what it has done since
         waiting = [left for d, left in self.left.items() if d not in p.running and d not in p.ended]
-        whole = p.full_run_seconds() or [elapsed[d] / done[d] for d in running if done[d] > 0]
+        whole = p.full_run_seconds() or [setup[d] + (elapsed[d] - setup[d]) / done[d] for d in running if done[d] > 0]
         if not whole:
             return None if running or waiting else 0.0
         per_run = sum(whole) / len(whole)
@@ -78,7 +82,7 @@ class SweepView:
             if done[d] <= 0 or share[d] <= 0:
                 remaining.append(prior)
                 continue
-            pace = elapsed[d] * (share[d] - done[d]) / done[d]
+            pace = (elapsed[d] - setup[d]) * (share[d] - done[d]) / done[d]
             weight = min(1.0, done[d] / share[d])  # its own pace counts more the further it is
             remaining.append(weight * pace + (1 - weight) * prior)
         return finish_time(remaining, [per_run * left for left in waiting], p.workers)
@@ -86,6 +90,9 @@ class SweepView:
     def __rich__(self) -> Group:
         p, now = self.progress, time.monotonic()
         snapshots = {d: self._snapshot(self.by_dir[d]) for d in list(p.running)}
+        for d, (_, progress, _) in snapshots.items():
+            if progress is not None:
+                self.training_since.setdefault(d, now)
         done = self.already + len(p.ended)
         failed = sum(r.get("status") != "completed" for r in p.ended.values())
         eta = self.eta({d: f for d, (_, _, f) in snapshots.items()}, now)

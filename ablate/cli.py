@@ -79,7 +79,7 @@ def _results_option(results: Path) -> list[str]:
 
 def _saved(job: Job) -> str:
     """What a stopped run keeps: its finished epochs (the checkpoint of the last)."""
-    return f"{job.directory.name} epoch {len(job.run.metrics())}/{job.config.train.epochs}"
+    return f"{job.directory.name} {len(job.run.metrics())}/{job.config.train.epochs} epochs"
 
 
 def _plan(overrides: list[str] | None, results: Path, sweep: bool) -> list[Job]:

@@ -110,7 +110,7 @@ def test_ctrl_c_says_what_was_saved_and_the_command_that_resumes(cli, results, m
     result = cli("sweep", *overrides, results=results)
     assert result.exit_code == 130, result.output
     lines = result.stdout.splitlines()
-    assert f"interrupted: 1 runs finished and recorded; saved: {calls[1].directory.name} epoch 1/2" in lines
+    assert f"interrupted: 1 runs finished and recorded; saved: {calls[1].directory.name} 1/2 epochs" in lines
     [resume] = [line for line in lines if line.startswith("resume with: ")]
     assert resume == "resume with: " + shlex.join(["ablate", "sweep", *overrides, "--results-dir", str(results)])
     assert calls[1].run.record() is None and len(calls[1].run.metrics()) == 1

@@ -1,4 +1,6 @@
-"""The `ablate` command line: train, sweep, report, ls, eval. Hydra overrides pass through as arguments."""
+"""The `ablate` command line: train, sweep, report, ls, config, eval. Hydra overrides pass through as arguments."""
+import importlib.metadata
+import shlex
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -6,15 +8,16 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from ablate.config.compose import Composer, ConfigError
 from ablate.config.tasks import TASKS, headline_of
 from ablate.results.formats import FORMATS, write_output
-from ablate.results.rundir import RunBusy, RunDir, run_dirs
+from ablate.results.rundir import INTERRUPTED, RunBusy, experiments, run_dirs
 from ablate.sweep.plan import Job, plan_runs
+from ablate.sweep.progress import Progress
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="Sweeps, records and reports for ablation studies of relative position encoding (iRPE).")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None)
 console = Console()
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.g. rpe=irpe_k train.epochs=3",
@@ -22,12 +25,61 @@ Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.
 ResultsDir = Annotated[Path, typer.Option("--results-dir", envvar="ABLATE_RESULTS",
                                           help="Where run records go (env ABLATE_RESULTS).")]
 DEFAULT_RESULTS = Path("results/runs")
+FILING = """Where runs go: <results>/<experiment>/<config hash>. Runs stay under the experiment's own name
+(fashion_rpe by default) while the overrides only choose the experiment (experiment=, scale=), seeds,
+values of the keys the experiment sweeps or keys below them (fashion_rpe: rpe, rpe.mode, ...) or
+settings that never change a result (runtime.*, logging.*, paths such as data.root). Any other override
+makes another study, filed as the experiment's name plus those overrides (group choices first, each
+sorted), e.g. fashion_rpe+data=digits+train.epochs=1 (over 80 characters: the first ones and a hash);
+name=NAME chooses the name instead. The plan's first line says which."""
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one error line on stderr and exit."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def say(text: str, fit: bool = False) -> None:
+    """Print a line as it is (no markup); fit: cut it to the console's width rather than wrap it."""
+    if fit:
+        console.print(Text(text), overflow="ellipsis", no_wrap=True, crop=True, highlight=False)
+    else:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = importlib.metadata.version("ablate")
+        except importlib.metadata.PackageNotFoundError:
+            version = "unknown (not installed: pip install -e .)"
+        typer.echo(f"ablate {version}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    """Sweeps, records and reports for ablation studies of relative position encoding (iRPE)."""
+
+
+def _absolute(results: Path) -> Path:
+    return results.expanduser().absolute()
+
+
+def _command(name: str, args: list[str]) -> str:
+    """A command line that can be pasted back into a shell."""
+    return " ".join(["ablate", name, *(shlex.quote(a) for a in args)])
+
+
+def _results_option(results: Path) -> list[str]:
+    return [] if results == _absolute(DEFAULT_RESULTS) else ["--results-dir", str(results)]
+
+
+def _saved(job: Job) -> str:
+    """What a stopped run keeps: its finished epochs (the checkpoint of the last)."""
+    return f"{job.directory.name} {len(job.run.metrics())}/{job.config.train.epochs} epochs"
 
 
 def _plan(overrides: list[str] | None, results: Path, sweep: bool) -> list[Job]:
@@ -37,7 +89,17 @@ def _plan(overrides: list[str] | None, results: Path, sweep: bool) -> list[Job]:
         fail(str(e))
 
 
+def _first_line(planned: list[Job], results: Path) -> str:
+    """Where the runs go and as which experiment."""
+    names = sorted({str(job.resolved["name"]) for job in planned})
+    done = sum(job.done for job in planned)
+    where = results / names[0] if len(names) == 1 else results
+    return (f"experiment{'s' if len(names) > 1 else ''} {', '.join(names)}: {len(planned)} runs, {done} done, "
+            f"{len(planned) - done} to do, in {where}")
+
+
 def _summary(record: dict) -> str:
+    """The record's status, then its report metrics and error."""
     metrics = record.get("metrics") or {}
     shown = TASKS[record["task"]].report if record.get("task") in TASKS else ()
     parts = [f"{k} {metrics[k]:.2f}" for k in shown if isinstance(metrics.get(k), (int, float))]
@@ -46,7 +108,7 @@ def _summary(record: dict) -> str:
     return f"{record['status']}  " + "  ".join(parts)
 
 
-@app.command()
+@app.command(epilog=FILING)
 def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
     """Train and evaluate one run.
 
@@ -55,29 +117,38 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
     """
     from ablate.engine.distributed import env_rank, joined
     from ablate.engine.runner import execute, pick_device
+    from ablate.sweep.display import duration
 
     console.quiet = env_rank() > 0  # under torchrun every process runs this; rank 0 speaks for all
+    results_dir = _absolute(results_dir)
     job = _plan(overrides, results_dir, sweep=False)[0]
+    say(f"experiment {job.resolved['name']}: run {job.directory.name} ({job.label}), in {job.directory.parent}")
     if job.done:
-        console.print(f"already done: {job.directory}  {_summary(job.run.record())}")
+        say(f"already done: {_summary(job.run.record())}")
         return
-    console.print(f"run {job.directory}  ({job.label})")
+    task, epochs = TASKS[job.config.task], job.config.train.epochs
 
     def show(row: dict) -> None:
-        console.print("  " + "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in row.items()))
+        shown = [f"{k} {row[k]:.4g}" for k in (*task.report, "loss", "train_loss")
+                 if isinstance(row.get(k), (int, float))]
+        say("  " + "  ".join([f"epoch {row['epoch'] + 1}/{epochs}", *shown, duration(row["epoch_time_s"])]),
+            fit=True)
 
     try:
         with joined(pick_device(job.config.runtime.device)) as world:
             record = execute(job.config, job.directory, job.overrides, on_epoch=show, world=world)
     except RunBusy as e:
         fail(str(e), code=1)
-    console.print(f"{record['status']}: {job.directory}  {_summary(record)}")
+    except KeyboardInterrupt:
+        say(f"interrupted: saved {_saved(job)}")
+        say(f"resume with: {_command('train', [*(overrides or []), *_results_option(results_dir)])}")
+        raise typer.Exit(130)
+    say(f"{record['status']}: {job.directory}  {_summary(record).removeprefix(record['status']).strip()}")
     if record["status"] == "failed":
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=FILING)
 def sweep(overrides: Overrides = None,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
           jobs: Annotated[int, typer.Option("-j", "--jobs",
@@ -89,12 +160,15 @@ def sweep(overrides: Overrides = None,
     """Run a grid of configs, skipping finished runs.
 
     The grid is the experiment's sweep (hydra.sweeper.params) plus the overrides, which win per key.
-    Interrupted runs resume from their checkpoints.
+    Interrupted runs resume from their checkpoints; Ctrl-C says what was saved and how to resume.
     """
     from ablate.sweep.launchers import LOCAL, check_launcher, split_settings
 
     if jobs < 1:
         fail(f"-j/--jobs must be at least 1 (got {jobs})")
+    results_dir = _absolute(results_dir)
+    command = [*(overrides or []), *(["-j", str(jobs)] if jobs != 1 else []),
+               *(["--launcher", launcher] if launcher != LOCAL else []), *_results_option(results_dir)]
     overrides, settings = split_settings(overrides or [])
     try:
         check_launcher(launcher, settings)
@@ -108,34 +182,47 @@ def sweep(overrides: Overrides = None,
         console.print(f"note: {old} runs of {', '.join(names)} were made under an older config schema and are not "
                       f"found by this plan: ablate migrate --results-dir {results_dir}")
     done = sum(job.done for job in planned)
-    console.print(f"sweep {', '.join(names)}: {len(planned)} runs, {done} done, {len(planned) - done} to do"
-                  f"  ({results_dir})")
+    say(_first_line(planned, results_dir))
     if dry_run:
         for job in planned:
-            console.print(f"  {'done' if job.done else 'todo'}  {job.directory.name}  {job.label}")
+            say(f"  {'done' if job.done else 'todo'}  {job.directory.name}  {job.label}")
         return
     from ablate.sweep.display import SweepView, duration  # the engine loads only to run
     from ablate.sweep.launch import launch
     from ablate.sweep.launchers import launch_hydra
-    from ablate.sweep.progress import Progress
 
     progress = Progress(planned, min(jobs, max(1, len(planned) - done)))
 
     def ended(job: Job, record: dict) -> None:
-        console.print(f"  {job.directory.name}  {job.label}  {_summary(record)}  "
-                      f"({duration(progress.durations[-1])})")
+        say(f"  {job.directory.name}  {_summary(record)}  ({duration(progress.durations[job.directory])})  "
+            f"{job.label}", fit=True)
 
-    with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
-        if launcher == LOCAL:
-            launch(planned, progress.workers, progress, on_end=ended)
-        else:
-            launch_hydra(launcher, settings, planned, results_dir, progress, jobs, on_end=ended)
+    try:
+        with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
+            if launcher == LOCAL:
+                launch(planned, progress.workers, progress, on_end=ended)
+            else:
+                launch_hydra(launcher, settings, planned, results_dir, progress, jobs, on_end=ended)
+    except KeyboardInterrupt:
+        _interrupted(planned, progress, command)
     statuses = [r["status"] for r in progress.ended.values()]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
-    console.print(f"sweep finished: {counts or 'nothing to do'}.  Table: ablate report --experiment {names[0]}"
-                  + (f" --results-dir {results_dir}" if results_dir != DEFAULT_RESULTS else ""))
+    say(f"sweep finished: {counts or 'nothing to do'}.  Table: "
+        + _command("report", ["--experiment", names[0], *_results_option(results_dir)]))
     if "failed" in statuses:
         raise typer.Exit(1)
+
+
+def _interrupted(planned: list[Job], progress: Progress, command: list[str]) -> NoReturn:
+    """After Ctrl-C: what was saved (each stopped run's last finished epoch) and the command that resumes."""
+    by_dir = {job.directory: job for job in planned}
+    stopped = [by_dir[d] for d in progress.running] + [
+        by_dir[d] for d, r in progress.ended.items() if r["status"] == INTERRUPTED and r.get("error") == "Ctrl-C"]
+    finished = sum(r["status"] != INTERRUPTED for r in progress.ended.values())
+    say(f"interrupted: {finished} runs finished and recorded; "
+        + (f"saved: {', '.join(_saved(job) for job in stopped)}" if stopped else "none was in progress"))
+    say(f"resume with: {_command('sweep', command)}")
+    raise typer.Exit(130)
 
 
 @app.command()
@@ -144,80 +231,124 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
                                                        "default: every key that varies except the seed.")] = None,
            metric: Annotated[str | None, typer.Option(help="Metrics, comma-separated (default: top1,top5; "
                                                              "AP,AP50,AP75 for detection runs).")] = None,
+           where: Annotated[list[str] | None, typer.Option(help="Only runs whose config has KEY=VALUE "
+                                                                "(repeatable), e.g. --where data.name=digits.")] = None,
            fmt: Annotated[str, typer.Option("--format", help="Output format: " + ", ".join(FORMATS) + ".")] = "table",
            output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
            results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
-    """Tabulate results: mean ± std and n over seeds.
+    """Tabulate results: one row per setting, mean ± std and n over seeds.
 
-    One row per combination of factors; unreadable records are named on stderr and skipped.
+    A row averages only runs whose configs differ in the seed alone. When the factors (--by) leave runs of
+    several settings in one row, the config keys that tell them apart are added as columns, and a note
+    under the table names them; --where KEY=VALUE keeps one value of a key instead. Diverged runs are
+    counted in their row (column diverged) without their metrics; failed and unfinished runs are counted
+    in a note; a metric some runs lack shows its own n. Unreadable records are named on stderr and skipped.
+    png and html draw each setting's metrics over seeds and its training curves (html adds each run's config).
     --experiment paper/<table> (or paper) prints the paper's layout, with the paper's numbers and findings.
     """
     from ablate.results.paper.report import is_paper_experiment, paper_report
-    from ablate.results.report import load_records, readable, summarize
+    from ablate.results.report import load_records, readable, select, summarize, warn
 
     if fmt not in FORMATS:
         fail(FORMATS.unknown(fmt))
+    results_dir = _absolute(results_dir)
     if is_paper_experiment(experiment):
         try:
             return paper_report(experiment, fmt, results_dir, output)
         except ValueError as e:
             fail(str(e))
-    if FORMATS[fmt].study is None:
+    spec = FORMATS[fmt]
+    if spec.study is None:
         fail(f"--format {fmt} is for the paper's tables (--experiment paper/<table>)")
+    if spec.binary and output is None:
+        fail(f"--format {fmt} writes an image: give --output FILE{spec.suffix}")
+    existing = experiments(results_dir)
+    if not existing:
+        fail(f"no runs in {results_dir}: run `ablate sweep` first, or point --results-dir at your results")
+    if experiment is not None and experiment not in existing:
+        fail(f"no experiment {experiment!r} in {results_dir}; experiments there: {', '.join(existing)}")
     frame = load_records(results_dir, experiment)
     if frame.empty:
-        fail(f"no run records in {results_dir}" + (f" for experiment {experiment}" if experiment else ""), 1)
-    if metric is None:
-        tasks = set(frame["task"].dropna())
-        metric = ",".join(TASKS[tasks.pop()].report if len(tasks) == 1 and next(iter(tasks)) in TASKS
-                          else TASKS["classification"].report)
-    metrics = tuple(m.strip() for m in metric.split(",") if m.strip())
+        fail(f"no run has finished in {results_dir}" + (f"/{experiment}" if experiment else "")
+             + " yet (ablate ls shows them)", 1)
+    tasks = set(frame["task"].dropna())
+    task = TASKS[tasks.pop()] if len(tasks) == 1 and next(iter(tasks)) in TASKS else TASKS["classification"]
+    metrics = tuple(m.strip() for m in (metric or ",".join(task.report)).split(",") if m.strip())
+    known = tuple(m for _, spec_ in TASKS.items() for m in (*spec_.metrics, f"best_{spec_.headline}"))
     try:
-        summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics)
+        frame = select(frame, where or [])
+        summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics, known)
     except ValueError as e:
         fail(str(e))
     if summary.empty:
-        fail(f"no completed runs among {len(frame)} records", 1)
+        fail(f"no completed or diverged runs among {len(frame)} records ({'; '.join(summary.notes)})", 1)
+    summary.headline = task.headline
     if fmt == "table" and output is None:
-        text = readable(summary, metrics)
+        text = readable(summary)
         table = Table()
         for column in text.columns:
-            table.add_column(str(column), justify="right" if column in (*metrics, "n") else "left")
+            table.add_column(str(column), justify="right" if column in (*metrics, "n", "diverged") else "left")
         for row in text.itertuples(index=False):
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
+        for note in summary.notes:
+            say(f"note: {note}")
         return
-    text = FORMATS[fmt].renderer("study")(summary, metrics)
+    for note in summary.notes:
+        warn(f"note: {note}")
+    content = spec.renderer("study")(summary)
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(content, nl=False)
     else:
-        write_output(output, text)
+        write_output(output, content)
 
 
 @app.command("ls")
 def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
               results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
-    """List runs: status, epochs, headline metric (top-1, or AP; the latest epoch's while unfinished)."""
-    table = Table()
-    for column in ("experiment", "run", "status", "epochs", "top1 / AP", "overrides"):
-        table.add_column(column)
-    count = 0
+    """List runs by experiment, then start time: status, epochs, headline metric (top-1, or AP; the latest
+    epoch's while unfinished), start time (UTC) and overrides."""
+    results_dir = _absolute(results_dir)
+    rows = []
     for run in run_dirs(results_dir, experiment):
         try:
             record = run.record() or {}
         except ValueError:
             record = {}
-        rows = run.metrics()
-        metrics = record.get("metrics") or (rows[-1] if rows else {})
+        epochs = run.metrics()
+        metrics = record.get("metrics") or (epochs[-1] if epochs else {})
         headline = headline_of(metrics)
         shown = "" if headline is None else f"{metrics[headline]:.2f}"
-        overrides = " ".join((record.get("identity") or {}).get("overrides", []))
-        table.add_row(run.path.parent.name, run.name, run.state(), str(len(rows)), shown, overrides)
-        count += 1
-    if count == 0:
-        console.print(f"no runs in {results_dir}")
+        rows.append((run.path.parent.name, run.started_at(record), run.name, run.state(), str(len(epochs)), shown,
+                     run.overrides(record)))
+    if not rows:
+        say(f"no runs in {results_dir}")
         return
-    console.print(table)
+    say(f"runs in {results_dir}")
+    for name in sorted({row[0] for row in rows}):
+        runs = sorted(row for row in rows if row[0] == name)
+        # overrides every run of the experiment shares are said once, under its name
+        common = [o for o in runs[0][-1] if all(o in row[-1] for row in runs)] if len(runs) > 1 else []
+        table = Table(box=None, pad_edge=False, title_justify="left", title_style="bold",
+                      title=name + (f"  (every run: {' '.join(common)})" if common else ""))
+        for column in ("started", "run", "status", "ep", "top1/AP"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("overrides", ratio=1)
+        for _, started, *rest, overrides in runs:
+            own = " ".join(o for o in overrides if o not in common)
+            table.add_row(started[5:16].replace("T", " "), *rest,
+                          own or ("(defaults)" if not overrides else "(as above)"))
+        console.print(table)
+
+
+@app.command("config", epilog=FILING)
+def show_config(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
+    """Print the resolved config of one run (YAML), exactly as `ablate train` with these overrides runs it."""
+    from omegaconf import OmegaConf
+
+    job = _plan(overrides, _absolute(results_dir), sweep=False)[0]
+    typer.echo(f"# experiment {job.resolved['name']}, run directory {job.directory}")
+    typer.echo(OmegaConf.to_yaml(job.config), nl=False)
 
 
 @app.command("eval")

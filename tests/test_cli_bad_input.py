@@ -1,4 +1,6 @@
 """Each bad input: one line on stderr naming the problem, exit code 2, and nothing written."""
+from pathlib import Path
+
 import pytest
 
 from conftest import FAST, tree
@@ -93,3 +95,69 @@ def test_bad_detr_backbone(cli, results, override, needle):
                  results=results)
     assert result.exit_code == 2 and needle in result.stderr
     assert tree(results) == []
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("train.epochs=0", "train.epochs=0 is out of range: expected >= 1"),
+    ("train.epochs=-1", "train.epochs=-1 is out of range: expected >= 1"),
+    ("train.batch_size=0", "train.batch_size=0 is out of range: expected >= 1"),
+    ("train.base_lr=0", "train.base_lr=0.0 is out of range: expected > 0"),
+    ("train.base_lr=nan", "train.base_lr=nan is out of range"),
+    ("train.smoothing=1.5", "train.smoothing=1.5 is out of range: expected >= 0 and <= 1"),
+    ("data.train_limit=0", "data.train_limit=0 is out of range: expected >= 1"),
+    ("data.img_size=-8", "data.img_size=-8 is out of range"),
+    ("eval.crop_pct=0", "eval.crop_pct=0.0 is out of range: expected > 0 and <= 1"),
+    ("eval.batch_size=0", "eval.batch_size=0 is out of range"),
+    ("runtime.workers=-1", "runtime.workers=-1 is out of range: expected >= 0"),
+])
+def test_values_out_of_range(cli, results, override, needle):
+    for command in ("sweep", "train"):
+        result = cli(command, *FAST, override, results=results)
+        assert result.exit_code == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {needle}"), lines
+        assert tree(results) == []
+
+
+def test_every_range_names_a_key_of_some_config():
+    from omegaconf import OmegaConf
+
+    from ablate.config.checks import RANGES
+    from ablate.config.compose import Composer
+
+    with Composer() as composer:
+        configs = [composer.config(FAST), composer.config(["experiment=detr_composite"])]
+    missing = [r.key for r in RANGES if all(OmegaConf.select(c, r.key, default="absent") == "absent" for c in configs)]
+    assert missing == []
+
+
+def test_null_limits_stay_allowed(cli, results):
+    result = cli("sweep", *FAST, "data.train_limit=null", "data.val_limit=null", "--dry-run", results=results)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["sweep", "train"])
+def test_results_dir_that_cannot_be_created(cli, command):
+    # /proc refuses new directories even to root, whom permission bits would let through
+    result = cli(command, *FAST, results=Path("/proc/x"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: results directory /proc/x cannot be created in /proc (")
+    assert len(result.stderr.strip().splitlines()) == 1 and not Path("/proc/x").exists()
+
+
+def test_report_on_a_missing_directory_an_unknown_experiment_and_an_unknown_metric(cli, results):
+    missing = cli("report", results=results)
+    assert missing.exit_code == 2 and missing.stderr.startswith(f"error: no runs in {results}")
+    assert cli("train", *FAST, results=results).exit_code == 0
+    [name] = [p.name for p in results.iterdir()]
+    unknown = cli("report", "--experiment", "fashion_rpe", results=results)
+    assert unknown.exit_code == 2
+    assert unknown.stderr == f"error: no experiment 'fashion_rpe' in {results}; experiments there: {name}\n"
+    metric = cli("report", "--metric", "accuracy", results=results)
+    assert metric.exit_code == 2
+    assert metric.stderr == ("error: unknown metric 'accuracy' (--metric): the records have epochs, params, macs, "
+                             "top1, top5, loss, train_loss, best_top1, wall_time_s, throughput\n")
+    assert "model.name" not in metric.stderr  # metrics, not config keys
+    factor = cli("report", "--by", "model.nope", results=results)
+    assert factor.exit_code == 2 and factor.stderr.startswith("error: unknown factor 'model.nope' (--by)")

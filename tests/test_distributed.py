@@ -48,7 +48,7 @@ def test_two_processes_match_one(tmp_path):
 
     # rank 0 alone wrote: one record, one metrics line per epoch, no temporary files left behind
     assert sorted(p.name for p in directory.path.iterdir()) == [".lock", RunDir.CHECKPOINT, "config.yaml", "metrics.jsonl",
-                                                          "record.json"]
+                                                          "record.json", RunDir.STARTED]
     rows, single_rows = RunDir(directory).metrics(), RunDir(one.directory).metrics()
     assert [r["epoch"] for r in rows] == [0, 1]
     assert [r["images"] for r in rows] == [1024, 1024]  # both processes' halves counted

@@ -79,7 +79,7 @@ def test_report_means_over_seeds_and_skips_unreadable(tmp_path, capsys):
     frame = load_records(tmp_path)
     assert str(broken / RunDir.RECORD) in capsys.readouterr().err
     assert len(frame) == 6 and default_factors(frame) == ["rpe.mode"]
-    summary = summarize(frame).set_index("rpe.mode")
+    summary = summarize(frame).table.set_index("rpe.mode")
     assert summary.loc["contextual", "top1_mean"] == pytest.approx(82.0)
     assert summary.loc["contextual", "top1_std"] == pytest.approx(2.0)
     assert summary.loc["bias", "top1_std"] == pytest.approx(math.sqrt(0.5))
@@ -107,13 +107,13 @@ def test_report_formats(tmp_path):
         make_record(tmp_path, with_changes(seed=seed), top1)
     make_record(tmp_path, with_changes(rpe__mode="bias"), 70.0)
     summary = summarize(load_records(tmp_path), metrics=("top1",))
-    md = to_markdown(summary, ("top1",))
+    md = to_markdown(summary)
     assert "81.00 ± 1.41" in md and "70.00 " in md
-    csv = pd.read_csv(io.StringIO(to_csv(summary, ("top1",))))
-    assert list(csv.columns) == ["rpe.mode", "top1_mean", "top1_std", "n"]
-    rows = json.loads(to_json(summary, ("top1",)))
+    csv = pd.read_csv(io.StringIO(to_csv(summary)))
+    assert list(csv.columns) == ["rpe.mode", "top1_mean", "top1_std", "top1_count", "n"]
+    rows = json.loads(to_json(summary))
     assert {r["rpe.mode"]: r["n"] for r in rows} == {"bias": 1, "contextual": 2}
-    latex = to_latex(summary, ("top1",))
+    latex = to_latex(summary)
     assert r"81.00 $\pm$ 1.41" in latex and r"\toprule" in latex
 
 
@@ -121,9 +121,9 @@ def test_report_by_chosen_factor_and_unknown_factor(tmp_path):
     make_record(tmp_path, with_changes(seed=0), 80.0)
     make_record(tmp_path, with_changes(seed=1), 90.0)
     frame = load_records(tmp_path)
-    by_seed = summarize(frame, ["seed"])
+    by_seed = summarize(frame, ["seed"]).table
     assert list(by_seed["top1_mean"]) == [80.0, 90.0]
-    with pytest.raises(ValueError, match="unknown column 'rpe.nope'"):
+    with pytest.raises(ValueError, match="unknown factor 'rpe.nope'"):
         summarize(frame, ["rpe.nope"])
 
 
@@ -137,12 +137,14 @@ def test_report_cli_writes_output_file(cli, tmp_path):
 
 def test_report_cli_without_records_fails(cli, tmp_path):
     result = cli("report", results=tmp_path / "empty")
-    assert result.exit_code == 1 and "no run records" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr == f"error: no runs in {tmp_path / 'empty'}: run `ablate sweep` first, or point " \
+                            "--results-dir at your results\n"
 
 
 def test_report_filters_by_experiment(tmp_path):
     make_record(tmp_path, with_changes(name="a"), 80.0)
     make_record(tmp_path, with_changes(name="b"), 90.0)
     assert list(load_records(tmp_path, "a")["top1"]) == [80.0]
-    both = summarize(load_records(tmp_path))
+    both = summarize(load_records(tmp_path)).table
     assert list(both["experiment"]) == ["a", "b"] and list(both["top1_mean"]) == [80.0, 90.0]

@@ -88,17 +88,22 @@ def test_live_view_shows_progress_of_running_runs(tmp_path):
     from ablate.sweep.plan import Job
 
     config = OmegaConf.create({"train": {"epochs": 4}})
-    jobs = [Job(["rpe=irpe_k"], config, tmp_path / "run-a", False),
+    long_label = ["rpe=irpe_k", *[f"train.option_{i}=value_{i}" for i in range(12)]]
+    jobs = [Job(long_label, config, tmp_path / "run-a", False),
             Job(["rpe=none"], config, tmp_path / "run-b", True)]
     jobs[0].directory.mkdir()
     (jobs[0].directory / "metrics.jsonl").write_text('{"epoch": 0, "top1": 71.25, "loss": 0.9}\n')
+    (jobs[0].directory / "progress.json").write_text(
+        '{"epoch": 1, "epochs": 4, "step": 30, "steps": 120, "images_per_s": 812.4}')
     progress = Progress(jobs, workers=1)
     progress.start(jobs[0])
-    console = Console(record=True, width=120)
+    console = Console(record=True, width=80)
     console.print(SweepView(progress))
     text = console.export_text()
-    assert "runs 1/2 done" in text and "ETA" in text
-    assert "run-a" in text and "rpe=irpe_k" in text and "1/4" in text and "top1 71.25" in text
+    assert "runs 1/2 done, 1 running" in text and "ETA" in text
+    assert "rpe=irpe_k" in text and "2/4" in text and "25%" in text and "812" in text and "top1 71.25" in text
+    assert max(len(line) for line in text.splitlines()) <= 80  # long overrides are cut, not wrapped
+    assert len(text.splitlines()) == 3
 
 
 def test_ls_shows_an_unfinished_detection_run_by_its_latest_ap(cli, results):

@@ -3,8 +3,10 @@
 Each raises ValueError with one line naming the option and the fix. They read the registries (models,
 datasets, RPE options) and never import torch: a sweep validates every job while it plans.
 """
+import math
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -18,6 +20,57 @@ from ablate.rpe.encodings import ABSOLUTE, ENCODINGS, OPTIONS, options_of
 RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
 DETR_OUTPUT_STRIDES = (8, 16, 32)
 _RESNET = re.compile(r"^resnet(18|26|34|50|101|152|200)d?$")  # timm's ResNets that DETR's trunk can be
+
+
+class Range(NamedTuple):
+    """The values a numeric key may take: low <= value (low < value when low_open), value <= high."""
+
+    key: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+
+# Every numeric setting's range. A key the config lacks (a detection key in a classification run) is
+# skipped, and null stays allowed where the schema allows it (data.train_limit=null: every image).
+RANGES = (
+    Range("seed", 0),
+    Range("train.epochs", 1), Range("train.batch_size", 1),
+    Range("train.base_lr", 0, low_open=True), Range("train.min_lr", 0), Range("train.warmup_lr", 0),
+    Range("train.warmup_epochs", 0), Range("train.weight_decay", 0), Range("train.lr_drop", 1),
+    Range("train.clip_grad", 0), Range("train.smoothing", 0, 1), Range("train.mixup", 0),
+    Range("train.cutmix", 0), Range("train.reprob", 0, 1), Range("train.hflip", 0, 1),
+    Range("train.crop_padding", 0), Range("train.drop_path", 0, 1),
+    Range("eval.batch_size", 1), Range("eval.crop_pct", 0, 1, low_open=True),
+    Range("data.train_limit", 1), Range("data.val_limit", 1), Range("data.img_size", 1), Range("data.in_chans", 1),
+    Range("data.num_classes", 1), Range("data.max_size", 1), Range("data.crop_min", 1), Range("data.crop_max", 1),
+    Range("data.eval_size", 1), Range("data.num_train", 1), Range("data.num_val", 1), Range("data.image_size", 1),
+    Range("data.max_objects", 1), Range("data.min_object", 1), Range("data.max_object", 1),
+    Range("rpe.ratio", 0, low_open=True), Range("pe.base", 0, low_open=True),
+    Range("model.backbone_lr_scale", 0), Range("model.backbone_width", 1), Range("model.hidden_dim", 1),
+    Range("model.nheads", 1), Range("model.enc_layers", 0), Range("model.dec_layers", 1),
+    Range("model.dim_feedforward", 1), Range("model.dropout", 0, 1), Range("model.num_queries", 1),
+    Range("model.eos_coef", 0),
+    Range("runtime.threads", 0), Range("runtime.workers", 0),
+)
+
+
+def _expected(bound: Range) -> str:
+    parts = [] if bound.low is None else [f"{'>' if bound.low_open else '>='} {bound.low:g}"]
+    parts += [] if bound.high is None else [f"<= {bound.high:g}"]
+    return " and ".join(parts)
+
+
+def check_ranges(cfg: DictConfig) -> None:
+    """ValueError naming the first key outside its Range (NaN and infinities are outside every range)."""
+    for bound in RANGES:
+        value = OmegaConf.select(cfg, bound.key, default=None)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        below = bound.low is not None and (value <= bound.low if bound.low_open else value < bound.low)
+        above = bound.high is not None and value > bound.high
+        if below or above or not math.isfinite(value):
+            raise ValueError(f"{bound.key}={value} is out of range: expected {_expected(bound)}")
 
 
 def rpe_config(rpe: DictConfig) -> RPEConfig | None:
@@ -96,8 +149,9 @@ def check_image_size(img_size, model_name: str) -> None:
 
 
 def check_classification(cfg: DictConfig) -> None:
-    """Model name, position encodings, backend, test resolutions, dataset files, image size, augmentation and
-    evaluation view, mixup batch."""
+    """Ranges, model name, position encodings, backend, test resolutions, dataset files, image size, augmentation
+    and evaluation view, mixup batch."""
+    check_ranges(cfg)
     check_model_name(cfg.model.name)
     check_resolutions(cfg.eval.resolutions)
     arch = MODELS[cfg.model.name]
@@ -118,7 +172,8 @@ def check_classification(cfg: DictConfig) -> None:
 
 
 def check_detection(cfg: DictConfig) -> None:
-    """DETR's position encodings, backend and trunk; dataset files."""
+    """Ranges, DETR's position encodings, backend and trunk; dataset files."""
+    check_ranges(cfg)
     model = cfg.model
     if model.hidden_dim % model.nheads:
         raise ValueError(f"model.hidden_dim={model.hidden_dim} is not divisible by model.nheads={model.nheads}")
@@ -136,6 +191,4 @@ def check_detection(cfg: DictConfig) -> None:
     if weights is not None and not Path(weights).expanduser().is_file():
         raise ValueError(f"model.backbone_weights={weights} does not exist (for the composite proxy: "
                          f"ablate pretrain-backbone {weights})")
-    if model.backbone_width is not None and model.backbone_width < 1:
-        raise ValueError(f"model.backbone_width={model.backbone_width}: expected a positive channel count")
     check_dataset(cfg.data, "detection")

@@ -4,7 +4,12 @@
 A sweep is the experiment's `hydra.sweeper.params` plus the command line (which wins per key),
 expanded by Hydra's own override parser and BasicSweeper into one override list per job. Each distinct
 group selection is composed once (ablate.config.selection); a job's value overrides are applied to it.
+
+Where runs are filed follows from the command (`filed_name`): under the experiment's own `name` while the
+command line only chooses the study and its points; any other override makes a different study, named
+after the experiment and those overrides.
 """
+import hashlib
 import re
 from pathlib import Path
 
@@ -22,8 +27,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ablate.config.schema import register
 from ablate.config.selection import Selection
+from ablate.results.records import NOT_IDENTITY, is_path_key
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+STUDY_GROUPS = ("experiment", "scale")  # choose the study itself (scale: a paper table's proxy or paper setting)
+NAME_LIMIT = 80  # characters of a derived experiment name (a directory name, typed after --experiment)
+_UNSAFE = re.compile(r"[^A-Za-z0-9._,=~-]")  # replaced by _ in a derived name: shell- and filesystem-safe
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._,=~+-]*")  # what name=... may be
 
 
 class ConfigError(ValueError):
@@ -63,6 +73,30 @@ def _missing(key: str) -> str:
     return f"missing value for {key} (set it with {key}=...)"
 
 
+def within_study(key: str, grid: list[str]) -> bool:
+    """Whether overriding key keeps a run in its experiment: the seed, the choice of experiment (or scale),
+    one of the keys it sweeps or a key below one, or a key that is no part of a run's identity (runtime.*,
+    logging.*, paths such as data.root)."""
+    if key in ("seed", *STUDY_GROUPS) or key.split(".")[0] in NOT_IDENTITY or is_path_key(key.rsplit(".", 1)[-1]):
+        return True
+    return any(key == g or key.startswith((f"{g}.", f"{g}/")) for g in grid)
+
+
+def derived_name(base: str, pieces: list[str]) -> str:
+    """base+piece+piece (unsafe characters as _); past NAME_LIMIT, the pieces that fit and +more-<hash of all>."""
+    safe = [_UNSAFE.sub("_", piece) for piece in pieces]
+    name = "+".join([base, *safe])
+    if len(name) <= NAME_LIMIT:
+        return name
+    tag = "+more-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    short = base
+    for piece in safe:
+        if len(short) + 1 + len(piece) + len(tag) > NAME_LIMIT:
+            break
+        short += "+" + piece
+    return short + tag
+
+
 class Composer:
     """Composes configs from conf/ inside one Hydra context; use as a context manager."""
 
@@ -76,6 +110,7 @@ class Composer:
         self._repository = loader.repository
         self._parse_cache: dict[str, object] = {}
         self._group_cache: dict[str, bool] = {}
+        self._grids: dict[tuple[str, ...], dict] = {}
         return self
 
     def __exit__(self, *exc) -> None:
@@ -140,14 +175,40 @@ class Composer:
             out.append(config)
         return out
 
-    def jobs(self, overrides: list[str]) -> list[list[str]]:
-        """One override list per job: the experiment's sweeper params, then the command line (wins per key)."""
+    def _grid(self, parsed: list) -> list[str]:
+        """The keys the experiment sweeps (hydra.sweeper.params), composed from the single-valued overrides."""
+        for o in parsed:
+            if o.is_sweep_override() and o.key_or_group == "experiment":
+                raise ConfigError(f"{o.input_line}: sweep one experiment at a time")
+        fixed = tuple(o.input_line for o in parsed if not o.is_sweep_override())
+        if fixed not in self._grids:
+            self._grids[fixed] = dict(self._compose(list(fixed), hydra=True).hydra.sweeper.params or {})
+        return self._grids[fixed]
+
+    def filed_name(self, overrides: list[str], composed: str) -> str:
+        """The experiment name a command's runs are filed under, for a run whose config names `composed`.
+
+        name=NAME if given; else `composed` (the experiment's name) when every override stays within the
+        experiment (within_study); else `composed`, then each other override (group choices first, each
+        sorted), joined by +.
+        """
         parsed = self._parse(overrides)
         for o in parsed:
-            if o.is_sweep_override() and o.get_key_element() in ("experiment", "+experiment"):
-                raise ConfigError(f"{o.input_line}: sweep one experiment at a time")
-        fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-        params = self._compose(fixed, hydra=True).hydra.sweeper.params or {}
+            if o.key_or_group == "name" and not o.is_delete():
+                value = o.input_line.split("=", 1)[1]
+                if o.is_sweep_override() or not _NAME.fullmatch(value):
+                    raise ConfigError(f"{o.input_line}: name takes one plain directory name "
+                                      "(letters, digits and . _ - + = , ~)")
+                return value
+        keys = [str(k).lstrip("+~") for k in self._grid(parsed)]
+        others = [o for o in parsed if not within_study(o.key_or_group, keys)]
+        pieces = sorted(o.input_line.lstrip("+") for o in others if self._is_group(o))
+        pieces += sorted(o.input_line.lstrip("+") for o in others if not self._is_group(o))
+        return derived_name(composed, pieces)
+
+    def jobs(self, overrides: list[str]) -> list[list[str]]:
+        """One override list per job: the experiment's sweeper params, then the command line (wins per key)."""
+        params = self._grid(self._parse(overrides))
         everything = [f"{k}={v}" for k, v in params.items()] + list(overrides)
         try:
             return [list(job) for job in BasicSweeper.split_arguments(self._parse(everything), None)[0]]

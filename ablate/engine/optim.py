@@ -1,6 +1,7 @@
 """AdamW with the DeiT recipe: batch-scaled lr, warm-up then cosine per step, no-decay groups, AMP, clipping."""
 import contextlib
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -62,6 +63,7 @@ class Stepper:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler(enabled=self.amp_dtype == torch.float16)
         self.global_step = 0
+        self.on_step: Callable[[int], None] | None = None  # called with the step count after each step
         self._set_lr()
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -93,6 +95,8 @@ class Stepper:
         self.scaler.update()
         self.global_step += 1
         self._set_lr()
+        if self.on_step is not None:
+            self.on_step(self.global_step)
         return value
 
     def state_dict(self) -> dict:

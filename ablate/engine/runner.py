@@ -60,6 +60,35 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class ProgressFile:
+    """Writes <run>/progress.json about once a second while an epoch trains (steps done, images/s): what a
+    sweep's display reads, whichever process or machine runs the job."""
+
+    INTERVAL_S = 1.0
+
+    def __init__(self, run: RunDir, epochs: int, steps_per_epoch: int, batch_size: int):
+        self.run, self.epochs, self.steps, self.batch_size = run, epochs, steps_per_epoch, batch_size
+        self.epoch, self.first_step, self.since, self.written = 0, 0, time.monotonic(), 0.0
+
+    def start_epoch(self, epoch: int, global_step: int) -> None:
+        """An epoch begins at this step count."""
+        self.epoch, self.first_step, self.since = epoch, global_step, time.monotonic()
+        self._write(global_step, time.monotonic())
+
+    def __call__(self, global_step: int) -> None:
+        """After each optimisation step; writes when the last write is a second old, and at the epoch's end."""
+        now = time.monotonic()
+        if now - self.written >= self.INTERVAL_S or global_step - self.first_step == self.steps:
+            self._write(global_step, now)
+
+    def _write(self, global_step: int, now: float) -> None:
+        done = global_step - self.first_step
+        rate = done * self.batch_size / (now - self.since) if done and now > self.since else None
+        self.run.write_progress({"epoch": self.epoch, "epochs": self.epochs, "step": done, "steps": self.steps,
+                                 "images_per_s": rate})
+        self.written = now
+
+
 class Run:
     """The state of one run as it trains; what it holds so far goes into the record even on failure."""
 
@@ -93,20 +122,25 @@ class Run:
             step.load_state_dict(checkpoint["stepper"])
             self.history, self.size = checkpoint["history"], checkpoint["size"]
             self.resumed_at = checkpoint["resumed_at"] + [len(self.history)]
+        progress = None
         if self.world.main:
             self.run.reset_metrics(self.history)
+            progress = ProgressFile(self.run, cfg.train.epochs, task.steps_per_epoch, cfg.train.batch_size)
+            step.on_step = progress
         board = TensorBoard(self.run.path, cfg.logging.tensorboard and self.world.main)
         try:
             for epoch in range(len(self.history), cfg.train.epochs):
-                self._epoch(task, step, epoch, board)
+                self._epoch(task, step, epoch, board, progress)
         finally:
             board.close()
         if cfg.eval.resolutions:  # the trained model at other test sizes, once, into the record
             seed_everything(epoch_seed(cfg.seed, cfg.train.epochs))
             self.at_resolutions = task.evaluate_at(list(cfg.eval.resolutions))
 
-    def _epoch(self, task, step, epoch: int, board: TensorBoard) -> None:
+    def _epoch(self, task, step, epoch: int, board: TensorBoard, progress: ProgressFile | None) -> None:
         seed_everything(epoch_seed(self.cfg.seed, epoch))
+        if progress is not None:
+            progress.start_epoch(epoch, step.global_step)
         start = time.perf_counter()
         trained = task.train_epoch(epoch, step)
         evaluated = task.evaluate()
@@ -139,6 +173,15 @@ class Run:
         return {**out, **self.at_resolutions}
 
 
+def interrupted(error: BaseException | None) -> bool:
+    """Whether error was raised while handling a KeyboardInterrupt (directly or further back)."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__context__
+    return False
+
+
 def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
             on_epoch: Callable[[dict], None] | None = None, world: World | None = None) -> dict:
     """Run cfg in its directory to the end (resuming), write and return its record; a finished run is skipped.
@@ -153,17 +196,24 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         if existing is not None:
             return existing
         config = OmegaConf.to_container(cfg, resolve=True)
+        state, started, status, error = Run(cfg, run, on_epoch, world), now(), "completed", None
         if world.main:
             run.write_config(OmegaConf.to_yaml(cfg))
-        state, started, status, error = Run(cfg, run, on_epoch, world), now(), "completed", None
+            run.write_started(overrides, started)
+            run.clear_progress()  # a killed process's last epoch is not this one's
         try:
             state.train()
         except Diverged as e:
             status, error = "diverged", str(e)
         except Exception as e:  # a failing run must not stop a sweep: record it and go on
+            if interrupted(e):  # Ctrl-C that a library turned into its own error (torch.save's zip writer)
+                raise KeyboardInterrupt from e
             status, error = "failed", f"{type(e).__name__}: {e}".splitlines()[0]
             if world.main:
                 run.write_error(traceback.format_exc())
+        finally:
+            if world.main:
+                run.clear_progress()
         record = new_record(config, run.name, overrides, status, error, state.metrics(), state.resumed_at,
                             device_name(state.device), started)
         if world.main:

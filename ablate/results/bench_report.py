@@ -51,7 +51,7 @@ def main() -> None:
         frame = load_records(Path(tmp))
         loaded = time.perf_counter()
         summary = summarize(frame, metrics=("top1", "top5"))
-        text = to_markdown(summary, ("top1", "top5"))
+        text = to_markdown(summary)
         end, cpu_end = time.perf_counter(), time.process_time()
     print(text)
     # CPU time is printed too: on a shared machine the wall time includes waiting for other processes.

@@ -1,7 +1,7 @@
 """Report formats: the one list of them, with each format's renderers.
 
-A format renders a study's summary table (`study`: (summary, metrics) -> text) and the paper's layouts
-(`paper`: (layouts) -> text or bytes). Renderers are named as "module:function" and imported when used,
+A format renders a study's table (`study`: (ablate.results.report.Summary) -> text or bytes) and the
+paper's layouts (`paper`: (layouts) -> text or bytes). Renderers are named as "module:function" and imported when used,
 so the CLI's help and validation read this list without loading pandas or matplotlib. A new format is
 its renderer functions plus one `FORMATS.register` line here.
 """
@@ -45,10 +45,12 @@ FORMATS.register("latex", ReportFormat(".tex", False, "ablate.results.report:to_
                                        "ablate.results.paper.render:to_latex", "LaTeX (booktabs)"))
 FORMATS.register("json", ReportFormat(".json", False, "ablate.results.report:to_json",
                                       "ablate.results.paper.render:to_json", "JSON with the numbers"))
-FORMATS.register("html", ReportFormat(".html", False, None, "ablate.results.paper.html:to_html",
-                                      "one self-contained page with the tables and figures"))
-FORMATS.register("png", ReportFormat(".png", True, None, "ablate.results.paper.figure:to_png_one",
-                                     "a figure (needs --output)"))
+FORMATS.register("html", ReportFormat(".html", False, "ablate.results.study_html:to_html",
+                                      "ablate.results.paper.html:to_html",
+                                      "one self-contained page: table, figures, each run's config"))
+FORMATS.register("png", ReportFormat(".png", True, "ablate.results.study_figure:to_png",
+                                     "ablate.results.paper.figure:to_png_one",
+                                     "a figure: metrics over seeds and training curves (needs --output)"))
 
 
 def write_output(path: Path, content: str | bytes) -> None:

@@ -18,13 +18,14 @@ PATH_KEYS = ("root", "dir", "path", "file")  # keys (or *_<key>) naming where th
 _PATH_SUFFIXES = tuple(f"_{k}" for k in PATH_KEYS)
 
 
-def _is_path_key(key: str) -> bool:
+def is_path_key(key: str) -> bool:
+    """Whether a config key names where something is (data.root, *_dir, ...): never part of an identity."""
     return key in PATH_KEYS or key.endswith(_PATH_SUFFIXES)
 
 
 def _identity_view(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _identity_view(v) for k, v in node.items() if not _is_path_key(str(k))}
+        return {k: _identity_view(v) for k, v in node.items() if not is_path_key(str(k))}
     if isinstance(node, list):
         return [_identity_view(v) for v in node]
     return node

@@ -1,16 +1,29 @@
-"""Reports: run records into a DataFrame, then a pivot by factors with mean +- std and n over seeds."""
+"""Reports: run records into a DataFrame, then one row per setting with mean +- std and n over seeds.
+
+A row never mixes settings: it averages only runs whose configs differ in the seed alone (the same
+group hash). When the factors asked for (--by) leave runs of several settings in one row, the config
+keys that tell them apart are added as columns, in config order, and a note says so; --where KEY=VALUE
+keeps one value of a key instead.
+"""
 import json
+import math
+import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 import pandas as pd
 
 from ablate.results.migrate import upgrade
+from ablate.results.records import is_path_key
 from ablate.results.rundir import record_paths
 
 NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
+RECORD_COLUMNS = ("run_id", "experiment", "status", "error", "group_hash", "path")  # besides config and metrics
+CONFIG_SCALARS = ("name", "task", "seed")  # the config's top-level values (ablate.config.schema.Config)
+SHOWN = ("completed", "diverged")  # statuses a table shows; the others are counted in a note
 
 
 def _flatten(node: dict, prefix: str, out: dict) -> None:
@@ -24,9 +37,9 @@ def _flatten(node: dict, prefix: str, out: dict) -> None:
             out[prefix + key] = value
 
 
-def _row(record: dict) -> dict:
+def _row(record: dict, path: str) -> dict:
     row = {"run_id": record["run_id"], "experiment": record["experiment"], "status": record["status"],
-           "error": record.get("error"), "group_hash": record["identity"]["group_hash"]}
+           "error": record.get("error"), "group_hash": record["identity"]["group_hash"], "path": path}
     _flatten(record["config"], "", row)
     row.update(record.get("metrics") or {})
     return row
@@ -47,18 +60,47 @@ def parse_record(data: bytes) -> dict:
 
 def load_records(results: Path, experiment: str | None = None,
                  on_error: Callable[[str], None] = warn) -> pd.DataFrame:
-    """One row per run record (read as the current schema): status, flattened config (dotted keys) and metrics;
-    bad records are skipped."""
+    """One row per run record (read as the current schema): status, run directory (path), flattened config
+    (dotted keys) and metrics; bad records are skipped."""
     rows = []
     for path in record_paths(results, experiment):
         try:
             with open(path, "rb") as f:
-                rows.append(_row(upgrade(parse_record(f.read()))))
+                rows.append(_row(upgrade(parse_record(f.read())), os.path.dirname(path)))
         except FileNotFoundError:
             continue  # a run still in progress
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # orjson's error is a ValueError
             on_error(f"skipping unreadable record {path}: {type(e).__name__}: {e}")
     return pd.DataFrame(rows)
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns that hold metrics (neither the record's own fields nor config keys)."""
+    return [c for c in frame.columns if "." not in c and c not in RECORD_COLUMNS and c not in CONFIG_SCALARS]
+
+
+def _config_columns(frame: pd.DataFrame) -> list[str]:
+    """Config columns that can tell settings apart: not the seed, the name, run-time options or paths."""
+    return [c for c in frame.columns if ("." in c or c == "task") and not c.startswith(NOT_FACTORS)
+            and c not in NOT_FACTORS and not is_path_key(c.rsplit(".", 1)[-1])]
+
+
+def varying(frame: pd.DataFrame) -> list[str]:
+    """The config columns whose value differs between runs, in config order."""
+    return [c for c in _config_columns(frame) if frame[c].nunique(dropna=False) > 1]
+
+
+def _splitting(frame: pd.DataFrame, given: list[str], candidates: list[str]) -> list[str]:
+    """Candidates, in order, each kept when it splits the rows that `given` plus those kept so far make."""
+    text = frame[[*given, *candidates]].astype(str)
+    kept: list[str] = []
+    groups = len(text[given].drop_duplicates()) if given else 1
+    for column in candidates:
+        count = len(text[[*given, *kept, column]].drop_duplicates())
+        if count > groups:
+            kept.append(column)
+            groups = count
+    return kept
 
 
 def default_factors(frame: pd.DataFrame) -> list[str]:
@@ -67,72 +109,162 @@ def default_factors(frame: pd.DataFrame) -> list[str]:
     A column is left out when the columns before it already determine it (rpe.ratio once rpe.method
     and rpe.mode are there), so a table keeps one column per real factor.
     """
-    config_columns = [c for c in frame.columns if "." in c or c in ("task",)]
-    varying = [c for c in config_columns if not c.startswith(NOT_FACTORS) and c not in NOT_FACTORS
-               and frame[c].nunique(dropna=False) > 1]
-    text = frame[varying].astype(str)
-    kept: list[str] = []
-    groups = 1
-    for column in varying:
-        count = len(text[[*kept, column]].drop_duplicates())
-        if count > groups:
-            kept.append(column)
-            groups = count
-    return kept
+    return _splitting(frame, [], varying(frame))
 
 
-def summarize(frame: pd.DataFrame, factors: list[str] | None = None,
-              metrics: tuple[str, ...] = ("top1",)) -> pd.DataFrame:
-    """Completed runs grouped by factors: <metric>_mean, <metric>_std over seeds and n per row."""
-    completed = frame[frame["status"] == "completed"] if len(frame) else frame
-    if completed.empty:
-        return pd.DataFrame()
-    factors = default_factors(completed) if factors is None else factors
-    if completed["experiment"].nunique() > 1 and "experiment" not in factors:
+def _matches(column: pd.Series, value: str) -> pd.Series:
+    """Which cells equal a command-line value: null/none match missing values, numbers compare as numbers."""
+    if value.lower() in ("null", "none"):
+        return column.isna()
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column == number
+    return column.astype(str).str.lower() == value.lower()
+
+
+def select(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
+    """The records whose config matches every KEY=VALUE (ValueError naming a bad or unknown key)."""
+    for condition in where:
+        key, sep, value = condition.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--where {condition}: expected KEY=VALUE, e.g. --where data.name=fashion_mnist")
+        if key not in frame.columns or key in RECORD_COLUMNS or key in metric_columns(frame):
+            raise ValueError(f"--where {condition}: unknown config key {key!r}; keys that vary here: "
+                             f"{', '.join(varying(frame)) or 'none'}")
+        matched = frame[_matches(frame[key], value)]
+        if matched.empty:
+            values = sorted({str(v) for v in frame[key].dropna()}) or ["null"]
+            raise ValueError(f"--where {condition}: no run has it; {key} is {', '.join(values)}")
+        frame = matched
+    return frame
+
+
+@dataclass
+class Summary:
+    """A study's table, one row per setting, and what its renderers need besides."""
+
+    table: pd.DataFrame  # factors, then <metric>_mean, _std, _count per metric, n (completed), diverged if any
+    metrics: tuple[str, ...]
+    factors: list[str]  # the columns that name a row's setting: those asked for, then those added
+    runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # the runs shown, with their row in "setting"
+    notes: list[str] = field(default_factory=list)  # how the table was made, for under it
+    headline: str | None = None  # the task's headline metric, for training curves (else the first metric)
+
+    @property
+    def empty(self) -> bool:
+        """Whether no run is shown."""
+        return self.table.empty
+
+
+def _check(frame: pd.DataFrame, factors: list[str], metrics: tuple[str, ...], known: tuple[str, ...]) -> None:
+    for name in factors:
+        if name not in frame.columns or name in metric_columns(frame):
+            raise ValueError(f"unknown factor {name!r} (--by): config keys that vary here: "
+                             f"{', '.join(varying(frame)) or 'none, apart from the seed'}")
+    have = metric_columns(frame)
+    for name in metrics:
+        if name not in have and name not in known:
+            raise ValueError(f"unknown metric {name!r} (--metric): the records have {', '.join(have) or 'none'}")
+
+
+def summarize(frame: pd.DataFrame, factors: list[str] | None = None, metrics: tuple[str, ...] = ("top1",),
+              known: tuple[str, ...] = ()) -> Summary:
+    """Completed runs grouped by factors and setting: <metric>_mean, _std, _count over seeds and n per row.
+
+    Diverged runs get rows too (counted under `diverged`, their metrics left out); failed and unfinished
+    runs are counted in a note. `known` metrics (the task's) are shown as missing when no record has them.
+    ValueError for an unknown factor or metric.
+    """
+    if frame.empty:
+        return Summary(pd.DataFrame(), metrics, list(factors or []))
+    shown = frame[frame["status"].isin(SHOWN)].copy()
+    factors = default_factors(shown) if factors is None else list(factors)
+    if frame["experiment"].nunique() > 1 and "experiment" not in factors:
         factors = ["experiment", *factors]
-    for name in [*factors, *metrics]:
-        if name not in completed.columns:
-            raise ValueError(f"unknown column {name!r}: choose from {', '.join(sorted(completed.columns))}")
-    keys = factors or (lambda _: "all")
-    grouped = completed.groupby(keys, dropna=False, sort=True)
-    table = grouped[list(metrics)].agg(["mean", "std"])
-    table.columns = [f"{m}_{stat}" for m, stat in table.columns]
+    _check(frame, factors, metrics, known)
+    notes = []
+    left_out = frame.loc[~frame["status"].isin(SHOWN), "status"].value_counts()
+    if len(left_out):
+        notes.append("not in the table: " + ", ".join(f"{n} {s}" for s, n in left_out.items())
+                     + " (ablate ls lists them)")
+    if shown.empty:
+        return Summary(pd.DataFrame(), metrics, factors, shown, notes)
+    for name in metrics:
+        if name not in shown.columns:
+            shown[name] = math.nan
+    added = _splitting(shown, factors, [c for c in varying(shown) if c not in factors])
+    keys = [*factors, *added]
+    rows = len(shown[keys].astype(str).drop_duplicates()) if keys else 1
+    if len(shown[[*keys, "group_hash"]].astype(str).drop_duplicates()) > rows:
+        keys.append("group_hash")  # settings no config column tells apart (records from another schema)
+        added.append("group_hash")
+    if added:
+        notes.append(f"rows also split by {', '.join(added)}: only runs that differ in the seed alone are "
+                     "averaged (--by to choose the columns, --where KEY=VALUE to keep one value)")
+    shown["setting"] = shown.groupby(keys, dropna=False, sort=True).ngroup() if keys else 0
+    completed = shown[shown["status"] == "completed"]
+    grouped = completed.groupby("setting")
+    table = shown.groupby("setting")[keys].first() if keys else pd.DataFrame(index=[0])
+    table.index.name = "setting"
+    for name in metrics:
+        values = pd.to_numeric(completed[name], errors="coerce")
+        table[f"{name}_mean"] = values.groupby(completed["setting"]).mean()
+        table[f"{name}_std"] = values.groupby(completed["setting"]).std()
+        table[f"{name}_count"] = values.groupby(completed["setting"]).count()
     table["n"] = grouped.size()
-    return table.reset_index() if factors else table.reset_index(drop=True)
+    table["n"] = table["n"].fillna(0).astype(int)
+    for name in metrics:
+        table[f"{name}_count"] = table[f"{name}_count"].fillna(0).astype(int)
+    diverged = (shown["status"] == "diverged").groupby(shown["setting"]).sum()
+    if diverged.any():
+        table["diverged"] = diverged.astype(int)
+    return Summary(table.reset_index(drop=True), metrics, keys, shown, notes)
 
 
-def _pm(mean: float, std: float) -> str:
+def _pm(mean: float, std: float, count: int, n: int) -> str:
+    if count == 0 or pd.isna(mean):
+        return "-"
     digits = 0 if abs(mean) >= 1000 else 2  # counts (params, MACs) read best without decimals
-    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    text = f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return text if count == n else f"{text} (n={count})"  # some runs lack this metric
 
 
-def readable(summary: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
-    """Each metric's mean and std merged into one 'mean ± std' column."""
-    out = summary.drop(columns=[f"{m}_{s}" for m in metrics for s in ("mean", "std")])
-    out = out.astype(object).where(out.notna(), "-")  # a factor that does not apply (rpe.mode of no RPE)
-    n = out.pop("n")
-    for m in metrics:
-        out[m] = [_pm(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]
-    out["n"] = n
+def readable(summary: Summary) -> pd.DataFrame:
+    """The table as text: factor values ('-' where a factor does not apply, e.g. rpe.mode of no RPE), each
+    metric as 'mean ± std' (with its own n when some runs lack it), n and diverged."""
+    table = summary.table
+    out = table[summary.factors].astype(object)
+    out = out.where(out.notna(), "-")
+    if "group_hash" in out.columns:
+        out["group_hash"] = [h[:8] for h in out["group_hash"]]
+    for m in summary.metrics:
+        out[m] = [_pm(a, b, c, n) for a, b, c, n in zip(table[f"{m}_mean"], table[f"{m}_std"],
+                                                          table[f"{m}_count"], table["n"])]
+    out["n"] = table["n"]
+    if "diverged" in table.columns:
+        out["diverged"] = table["diverged"]
     return out
 
 
-def to_markdown(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
+def to_markdown(summary: Summary) -> str:
     """Markdown, each metric as mean ± std."""
-    return readable(summary, metrics).to_markdown(index=False, disable_numparse=True) + "\n"
+    return readable(summary).to_markdown(index=False, disable_numparse=True) + "\n"
 
 
-def to_csv(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
-    """CSV with the numbers (mean, std, n)."""
-    return summary.to_csv(index=False)
+def to_csv(summary: Summary) -> str:
+    """CSV with the numbers (mean, std, count per metric; n)."""
+    return summary.table.to_csv(index=False)
 
 
-def to_json(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
-    """JSON records with the numbers (mean, std, n)."""
-    return summary.to_json(orient="records", indent=1) + "\n"
+def to_json(summary: Summary) -> str:
+    """JSON records with the numbers (mean, std, count per metric; n)."""
+    return summary.table.to_json(orient="records", indent=1) + "\n"
 
 
-def to_latex(summary: pd.DataFrame, metrics: tuple[str, ...]) -> str:
+def to_latex(summary: Summary) -> str:
     """LaTeX (booktabs), each metric as mean $\\pm$ std."""
-    style = readable(summary, metrics).style.hide(axis="index").format(escape="latex")
+    style = readable(summary).style.hide(axis="index").format(escape="latex")
     return style.format_index(escape="latex", axis=1).to_latex(hrules=True).replace("±", r"$\pm$")

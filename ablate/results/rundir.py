@@ -5,6 +5,9 @@ which state it is in, and how a run that ended without a record is failed.
         config.yaml     the resolved config          metrics.jsonl   one line per finished epoch
         checkpoint.pth  the latest epoch             record.json     the final record, written last
         error.txt       traceback of a failed run    tb/             TensorBoard events (optional)
+        started.json    when the run (last) started and the overrides it was started with
+        progress.json   the epoch in progress: steps done, images/s (rewritten about once a second while
+                        training, removed when the run ends: never part of a finished run)
         .lock           held (flock) while a process runs it; the OS releases it even on SIGKILL
 
 Crash safety: every file but metrics.jsonl is replaced atomically (temporary file beside it, fsync,
@@ -17,16 +20,17 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
 from ablate.results.records import config_hashes, dumps, failed_record
 
-# States, as `ablate ls` shows them. BUSY is not a state of a directory but the outcome of trying to run
-# one that another process holds.
+# States, as `ablate ls` shows them. BUSY and INTERRUPTED are not states of a directory but outcomes of
+# a launch: another process holds the run; Ctrl-C stopped it (its last finished epoch is saved).
 TODO, RUNNING, INCOMPLETE = "to do", "running", "incomplete"
 COMPLETED, FAILED, DIVERGED, UNREADABLE = "completed", "failed", "diverged", "unreadable record"
-BUSY = "busy"
+BUSY, INTERRUPTED = "busy", "interrupted"
 FINISHED = (COMPLETED, DIVERGED)  # a rerun skips these; failed and unfinished runs are retried
 
 
@@ -39,6 +43,7 @@ class RunDir:
 
     CONFIG, METRICS, CHECKPOINT = "config.yaml", "metrics.jsonl", "checkpoint.pth"
     RECORD, ERROR, TENSORBOARD, LOCK = "record.json", "error.txt", "tb", ".lock"
+    STARTED, PROGRESS = "started.json", "progress.json"
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -106,6 +111,42 @@ class RunDir:
             pass
         return rows
 
+    def _json(self, name: str) -> dict | None:
+        """A small JSON file of the run, None if it is absent or unreadable (these are informational)."""
+        try:
+            with open(self.path / name, "rb") as f:
+                data = json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def started(self) -> dict | None:
+        """{started: ISO time, overrides: [...]} as the runner wrote them when the run (last) started."""
+        return self._json(self.STARTED)
+
+    def progress(self) -> dict | None:
+        """The epoch in progress: {epoch, epochs, step, steps, images_per_s}; None when nothing is training."""
+        return self._json(self.PROGRESS)
+
+    def started_at(self, record: dict | None) -> str:
+        """When the run (last) started, ISO time: its record's (as read by the caller), else started.json's,
+        else the directory's modification time."""
+        started = ((record or {}).get("provenance") or {}).get("started") or (self.started() or {}).get("started")
+        if started:
+            return str(started)
+        try:
+            mtime = os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            return ""
+        return datetime.fromtimestamp(mtime, timezone.utc).isoformat(timespec="seconds")
+
+    def overrides(self, record: dict | None) -> list[str]:
+        """The overrides the run was made with: its record's (as read by the caller), else those it was started with."""
+        identity = (record or {}).get("identity") or {}
+        if "overrides" in identity:
+            return list(identity["overrides"])
+        return list((self.started() or {}).get("overrides", []))
+
     def locked(self) -> bool:
         """Whether a process holds the run's lock now."""
         try:
@@ -165,23 +206,37 @@ class RunDir:
             yield
 
     @contextmanager
-    def replacing(self, name: str) -> Iterator[IO[bytes]]:
-        """A binary file that atomically replaces <run>/name when the block ends without an exception."""
+    def replacing(self, name: str, durable: bool = True) -> Iterator[IO[bytes]]:
+        """A binary file that atomically replaces <run>/name when the block ends without an exception
+        (fsynced first unless not durable: a power cut may then lose it, never tear it)."""
         target = self.path / name
         tmp = target.with_name(f".{name}.tmp{os.getpid()}")
         try:
             with open(tmp, "wb") as f:
                 yield f
-                f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
 
-    def replace(self, name: str, text: str) -> None:
+    def replace(self, name: str, text: str, durable: bool = True) -> None:
         """Write <run>/name atomically."""
-        with self.replacing(name) as f:
+        with self.replacing(name, durable) as f:
             f.write(text.encode())
+
+    def write_started(self, overrides: list[str], started: str) -> None:
+        """When the run starts and with which overrides (ls shows them before there is a record)."""
+        self.replace(self.STARTED, dumps({"started": started, "overrides": list(overrides)}))
+
+    def write_progress(self, progress: dict) -> None:
+        """The epoch in progress (written often: atomic but not fsynced)."""
+        self.replace(self.PROGRESS, dumps(progress), durable=False)
+
+    def clear_progress(self) -> None:
+        """No epoch in progress (the run ended, or is starting afresh)."""
+        (self.path / self.PROGRESS).unlink(missing_ok=True)
 
     def write_config(self, yaml_text: str) -> None:
         """The resolved config, as YAML."""

@@ -1,13 +1,23 @@
-"""The sweep's live view (rich): runs done/total, the runs in progress with epoch and metrics, ETA."""
+"""The sweep's live view (rich): runs done/total, ETA, and each running run's epoch, in-epoch progress bar,
+images/s and latest metric, re-read from the run directories at every refresh.
+
+The ETA is recomputed at every refresh from what the runs have done so far (ablate.sweep.progress): a
+whole run takes the mean time of the runs completed in this sweep (before any has, a running run's
+start-up, until its first step, plus its training time over its fraction done); each running run still
+needs its share of that, blended with its own pace as it progresses; the waiting runs then go to
+whichever worker frees first.
+"""
+import heapq
 import time
 
 from rich.console import Group
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from ablate.config.tasks import headline_of
 from ablate.sweep.plan import Job
-from ablate.sweep.progress import Progress
+from ablate.sweep.progress import Progress, fraction, kept_fraction
 
 
 def duration(seconds: float | None) -> str:
@@ -25,6 +35,15 @@ def _headline(row: dict) -> str:
     return f"{metric} {row[metric]:.2f}" if metric else ""
 
 
+def finish_time(running: list[float], waiting: list[float], workers: int) -> float:
+    """Seconds until the last run ends: each running run ends after its remaining seconds, each waiting run
+    (its seconds, in order) starts on the first worker to free up."""
+    slots = sorted(running + [0.0] * max(0, workers - len(running)))
+    for seconds in waiting:
+        heapq.heappush(slots, heapq.heappop(slots) + seconds)
+    return max(slots, default=0.0)
+
+
 class SweepView:
     """A rich renderable re-read from the run directories at every refresh."""
 
@@ -33,38 +52,70 @@ class SweepView:
         self.total = len(progress.jobs)
         self.already = sum(job.done for job in progress.jobs)
         self.by_dir = {job.directory: job for job in progress.jobs}
+        # What each job still has to do, read once: a waiting job's directory does not change until it starts.
+        self.left = {job.directory: 1 - kept_fraction(job) for job in progress.jobs if not job.done}
+        self.training_since: dict = {}  # directory -> when its progress file first showed it training
+        self.started = time.monotonic()
 
-    def _fraction(self, job: Job) -> tuple[float, list[dict]]:
-        rows = job.run.metrics()
-        return min(1.0, len(rows) / max(1, job.config.train.epochs)), rows
+    def _snapshot(self, job: Job) -> tuple[list[dict], dict | None, float]:
+        rows, progress = job.run.metrics(), job.run.progress()
+        return rows, progress, fraction(rows, progress, job.config.train.epochs)
 
-    def eta(self, fractions: dict) -> float | None:
-        """Seconds left: mean run time (finished runs, else extrapolated running ones) times work left."""
-        p = self.progress
-        now = time.monotonic()
-        estimates = list(p.durations) or [(now - p.running.get(d, now)) / f
-                                          for d, (f, _) in fractions.items() if f > 0]
-        if not estimates:
-            return None
-        per_run = sum(estimates) / len(estimates)
-        waiting = self.total - self.already - len(p.ended) - len(p.running)
-        left = waiting * per_run + sum(per_run * (1 - f) for f, _ in fractions.values())
-        return left / p.workers
+    def eta(self, fractions: dict, now: float | None = None) -> float | None:
+        """Seconds left, from the fraction done of each running run (directory -> fraction); None before
+        anything tells how long a run takes."""
+        p, now = self.progress, time.monotonic() if now is None else now
+        running = [d for d in fractions if d in p.running]
+        elapsed = {d: now - p.running[d] for d in running}
+        # start-up (imports, data, model) is paid once, not in proportion to the epochs
+        setup = {d: min(elapsed[d], self.training_since.get(d, p.running[d]) - p.running[d]) for d in running}
+        share = {d: 1 - p.began.get(d, 0.0) for d in running}  # what it had left when it started
+        done = {d: fractions[d] - p.began.get(d, 0.0) for d in running}  # what it has done since
+        waiting = [left for d, left in self.left.items() if d not in p.running and d not in p.ended]
+        whole = p.full_run_seconds() or [setup[d] + (elapsed[d] - setup[d]) / done[d] for d in running if done[d] > 0]
+        if not whole:
+            return None if running or waiting else 0.0
+        per_run = sum(whole) / len(whole)
+        remaining = []
+        for d in running:
+            prior = max(0.0, per_run * share[d] - elapsed[d])
+            if done[d] <= 0 or share[d] <= 0:
+                remaining.append(prior)
+                continue
+            pace = (elapsed[d] - setup[d]) * (share[d] - done[d]) / done[d]
+            weight = min(1.0, done[d] / share[d])  # its own pace counts more the further it is
+            remaining.append(weight * pace + (1 - weight) * prior)
+        return finish_time(remaining, [per_run * left for left in waiting], p.workers)
 
     def __rich__(self) -> Group:
-        p = self.progress
-        fractions = {d: self._fraction(self.by_dir[d]) for d in list(p.running)}
+        p, now = self.progress, time.monotonic()
+        snapshots = {d: self._snapshot(self.by_dir[d]) for d in list(p.running)}
+        for d, (_, progress, _) in snapshots.items():
+            if progress is not None:
+                self.training_since.setdefault(d, now)
         done = self.already + len(p.ended)
         failed = sum(r.get("status") != "completed" for r in p.ended.values())
+        eta = self.eta({d: f for d, (_, _, f) in snapshots.items()}, now)
         head = Text(f"runs {done}/{self.total} done" + (f", {failed} not completed" if failed else "")
-                    + f"   ETA {duration(self.eta(fractions))}", style="bold")
-        table = Table(box=None, pad_edge=False)
-        for column in ("run", "overrides", "epoch", "last", "elapsed"):
-            table.add_column(column)
-        now = time.monotonic()
-        for directory, (fraction, rows) in fractions.items():
+                    + f", {len(p.running)} running   ETA {duration(eta)}   elapsed {duration(now - self.started)}",
+                    style="bold", overflow="ellipsis", no_wrap=True)
+        table = Table(box=None, pad_edge=False, expand=True, header_style="bold")
+        table.add_column("overrides", overflow="ellipsis", no_wrap=True, ratio=1)
+        table.add_column("epoch", no_wrap=True, justify="right", width=5)
+        table.add_column("in epoch", no_wrap=True, width=13)
+        table.add_column("img/s", no_wrap=True, justify="right", width=6)
+        table.add_column("last", no_wrap=True, width=11)
+        table.add_column("time", no_wrap=True, justify="right", width=6)
+        for directory, (rows, progress, _) in snapshots.items():
             job = self.by_dir[directory]
-            last = _headline(rows[-1]) if rows else ""
-            table.add_row(directory.name, job.label, f"{len(rows)}/{job.config.train.epochs}", last,
+            epochs = job.config.train.epochs
+            in_epoch, rate = Text(""), ""
+            if progress and progress.get("epoch") == len(rows) and progress.get("steps"):
+                in_epoch = Table.grid()
+                in_epoch.add_row(ProgressBar(total=progress["steps"], completed=progress["step"], width=8),
+                                 Text(f" {100 * progress['step'] // progress['steps']:3d}%"))
+                rate = f"{progress['images_per_s']:.0f}" if progress.get("images_per_s") else ""
+            epoch = f"{min(len(rows) + 1, epochs)}/{epochs}"
+            table.add_row(job.label, epoch, in_epoch, rate, _headline(rows[-1]) if rows else "",
                           duration(now - p.running.get(directory, now)))
         return Group(head, table)

@@ -2,18 +2,22 @@
 
 Records on disk are the source of truth: each job's outcome is read from its run directory when it
 ends (RunDir.settle), which records a failed run itself only when a worker died without writing one.
+Ctrl-C stops every run at once: workers run in their own sessions, so the terminal's SIGINT reaches
+this process only, which passes it on to each worker once; each keeps its last finished epoch.
 """
 import json
+import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ablate.engine.resources import cpu_count
 from ablate.engine.runner import execute
-from ablate.results.rundir import BUSY, RunBusy
+from ablate.results.rundir import BUSY, INTERRUPTED, RunBusy
 from ablate.sweep.plan import Job
 from ablate.sweep.progress import Progress
-from ablate.sweep.worker import BUSY_EXIT
+from ablate.sweep.worker import BUSY_EXIT, INTERRUPTED_EXIT
 
 
 def _in_process(job: Job) -> dict:
@@ -23,40 +27,68 @@ def _in_process(job: Job) -> dict:
         return {"status": BUSY, "error": str(e)}
 
 
-def _in_worker(job: Job, threads: int) -> dict:
-    config = json.loads(json.dumps(job.resolved))
-    config["runtime"]["threads"] = threads  # not part of the identity: the directory stays the same
-    payload = json.dumps({"config": config, "directory": str(job.directory), "overrides": job.overrides})
-    since = job.run.stamp()
-    proc = subprocess.run([sys.executable, "-m", "ablate.sweep.worker"], input=payload, text=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if proc.returncode == BUSY_EXIT:
-        return {"status": BUSY, "error": f"{job.directory} is being run by another process"}
-    last = (proc.stderr.strip().splitlines() or [""])[-1]
-    said = f"worker process exited with code {proc.returncode}" + (f": {last}" if last else "")
-    return job.run.settle(job.resolved, job.overrides, said, since)
+class Workers:
+    """Worker processes, one job each; `interrupt` stops the live ones."""
+
+    def __init__(self, threads: int):
+        self.threads, self.live, self.lock, self.stopping = threads, set(), threading.Lock(), threading.Event()
+
+    def run(self, job: Job) -> dict:
+        """Run the job in a worker process and return its outcome, read from its run directory."""
+        config = json.loads(json.dumps(job.resolved))
+        config["runtime"]["threads"] = self.threads  # not part of the identity: the directory stays the same
+        payload = json.dumps({"config": config, "directory": str(job.directory), "overrides": job.overrides})
+        since = job.run.stamp()
+        with self.lock:
+            if self.stopping.is_set():
+                return {"status": INTERRUPTED, "error": "not started"}
+            proc = subprocess.Popen([sys.executable, "-m", "ablate.sweep.worker"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
+            self.live.add(proc)
+        try:
+            _, stderr = proc.communicate(payload)
+        finally:
+            with self.lock:
+                self.live.discard(proc)
+        if proc.returncode == BUSY_EXIT:
+            return {"status": BUSY, "error": f"{job.directory} is being run by another process"}
+        if proc.returncode == INTERRUPTED_EXIT or self.stopping.is_set():
+            return job.run.written_since(since) or {"status": INTERRUPTED, "error": "Ctrl-C"}
+        last = (stderr.strip().splitlines() or [""])[-1]
+        said = f"worker process exited with code {proc.returncode}" + (f": {last}" if last else "")
+        return job.run.settle(job.resolved, job.overrides, said, since)
+
+    def interrupt(self) -> None:
+        """Pass Ctrl-C on to every live worker (each saves nothing more than its last finished epoch)."""
+        with self.lock:
+            self.stopping.set()
+            for proc in self.live:
+                proc.send_signal(signal.SIGINT)
 
 
 def launch(jobs: list[Job], workers: int, progress: Progress, on_end=None) -> None:
     """Run every job not yet done; N > 1 workers run N processes with cores/N threads each."""
     todo = [job for job in jobs if not job.done]
+    pool = Workers(max(1, cpu_count() // workers))
 
     def one(job: Job) -> None:
         progress.start(job)
-        record = _in_process(job) if workers == 1 else _in_worker(job, max(1, cpu_count() // workers))
+        record = _in_process(job) if workers == 1 else pool.run(job)
         progress.end(job, record)
-        if on_end is not None:
+        if on_end is not None and record["status"] != INTERRUPTED:
             on_end(job, record)
 
     if workers == 1:
         for job in todo:
             one(job)
         return
-    with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(one, job) for job in todo]
+    with ThreadPoolExecutor(workers) as executor:
+        futures = [executor.submit(one, job) for job in todo]
         try:
             for future in futures:
                 future.result()
         except KeyboardInterrupt:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.interrupt()
+            executor.shutdown(wait=True, cancel_futures=True)
             raise

@@ -5,6 +5,7 @@ checks from the task registry (ablate.config.tasks), run directories from ablate
 """
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -49,17 +50,24 @@ class Job:
 
 
 def check_writable(results: Path) -> None:
-    """Raise ConfigError unless results is (or can be created as) a writable directory."""
+    """Raise ConfigError unless results is (or can be created as) a writable directory.
+
+    Permission bits do not tell (root passes every access check, /proc refuses root), so a directory is
+    made and removed in the deepest existing folder: nothing is left behind.
+    """
     path = Path(results).absolute()
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"results directory {results} is not a directory")
+        raise ConfigError(f"results directory {path} is not a directory")
     existing = path
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise ConfigError(f"results directory {results} cannot be created: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"results directory {results} is not writable ({existing} does not allow writing)")
+        raise ConfigError(f"results directory {path} cannot be created: {existing} is not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".ablate-probe-", dir=existing))
+    except OSError as e:
+        raise ConfigError(f"results directory {path} cannot be created in {existing} ({e.strerror}): "
+                          "choose another with --results-dir") from None
 
 
 def _checked(config: dict, overrides: list[str], many: bool) -> None:
@@ -70,13 +78,22 @@ def _checked(config: dict, overrides: list[str], many: bool) -> None:
         raise ConfigError(f"{e}{where}") from None
 
 
-def plan_runs(overrides: list[str], results: Path, sweep: bool = True) -> list[Job]:
-    """Compose and validate every job (ConfigError on the first problem), then find the finished ones."""
+def resolve(overrides: list[str], sweep: bool = True) -> tuple[list[list[str]], list[dict]]:
+    """Each job's overrides and resolved config, filed under the command's experiment name (ConfigError)."""
     with Composer() as composer:
         job_overrides = composer.jobs(overrides) if sweep else [list(overrides)]
         if not job_overrides:
             raise ConfigError(f"empty sweep: {' '.join(overrides) or 'the experiment'} expands to no runs")
         configs = composer.configs(job_overrides)  # a sweep value in a single run is refused here
+        names = {name: composer.filed_name(overrides, name) for name in {str(c["name"]) for c in configs}}
+    for config in configs:
+        config["name"] = names[str(config["name"])]
+    return job_overrides, configs
+
+
+def plan_runs(overrides: list[str], results: Path, sweep: bool = True) -> list[Job]:
+    """Compose and validate every job (ConfigError on the first problem), then find the finished ones."""
+    job_overrides, configs = resolve(overrides, sweep)
     jobs, seen, checked = [], set(), set()
     for o, config in zip(job_overrides, configs):
         # Runs that differ only in their seed pass or fail the same checks: check each setting once.

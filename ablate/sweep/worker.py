@@ -1,8 +1,9 @@
 """A sweep job in its own process: reads {config, directory, overrides} as JSON on stdin and runs it.
 
 Exit codes: 0 the run ended and wrote its record (completed, failed or diverged); BUSY_EXIT another
-process holds the run; anything else means the worker itself died (the launcher then settles the run
-from its directory: ablate.results.rundir.RunDir.settle).
+process holds the run; INTERRUPTED_EXIT Ctrl-C (SIGINT) stopped it, its last finished epoch saved;
+anything else means the worker itself died (the launcher then settles the run from its directory:
+ablate.results.rundir.RunDir.settle).
 """
 import json
 import sys
@@ -14,6 +15,7 @@ from ablate.engine.runner import execute
 from ablate.results.rundir import RunBusy
 
 BUSY_EXIT = 3
+INTERRUPTED_EXIT = 130
 
 
 def main() -> int:
@@ -25,6 +27,8 @@ def main() -> int:
         execute(cfg, Path(job["directory"]), job["overrides"])
     except RunBusy:
         return BUSY_EXIT
+    except KeyboardInterrupt:
+        return INTERRUPTED_EXIT
     return 0
 
 

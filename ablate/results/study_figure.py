@@ -1,0 +1,99 @@
+"""A study's figure: each setting's metrics with their spread over seeds, and its training curves (headline
+metric and loss per epoch, from each run's metrics.jsonl: mean over seeds with a band of ± one std)."""
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the Agg backend)
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from ablate.results.report import Summary, readable  # noqa: E402
+from ablate.results.rundir import RunDir  # noqa: E402
+
+MAX_METRIC_PANELS = 3
+
+
+def setting_labels(summary: Summary) -> list[str]:
+    """One short label per row: its factor values, e.g. 'product, contextual' (or 'all runs')."""
+    text = readable(summary)[summary.factors].astype(str)
+    return [", ".join(row) for row in text.itertuples(index=False)] if summary.factors else ["all runs"]
+
+
+def curves(summary: Summary, setting: int, metric: str) -> pd.DataFrame:
+    """Per epoch (1-based): mean and std of metric over the setting's runs, and how many runs reached it."""
+    rows = []
+    for path in summary.runs.loc[summary.runs["setting"] == setting, "path"]:
+        rows += [{"epoch": r["epoch"] + 1, "value": r[metric]} for r in RunDir(path).metrics()
+                 if isinstance(r.get(metric), (int, float))]
+    if not rows:
+        return pd.DataFrame(columns=["mean", "std", "n"])
+    return pd.DataFrame(rows).groupby("epoch")["value"].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+
+
+def curve_metrics(summary: Summary) -> tuple[str, str]:
+    """The two curves drawn: the headline metric, and the validation loss (the training loss without one)."""
+    lines = [r for path in summary.runs["path"].iloc[:8] for r in RunDir(path).metrics()]
+    loss = "loss" if any("loss" in r for r in lines) else "train_loss"
+    return summary.headline or summary.metrics[0], loss
+
+
+def _points(ax, summary: Summary, metric: str, labels: list[str]) -> None:
+    """Seeds as dots, mean ± std as a bar with whiskers, one line per setting."""
+    table = summary.table
+    ys = list(range(len(table)))[::-1]
+    completed = summary.runs[summary.runs["status"] == "completed"]
+    for y, setting in zip(ys, range(len(table))):
+        seeds = pd.to_numeric(completed.loc[completed["setting"] == setting, metric], errors="coerce").dropna()
+        ax.plot(seeds, [y] * len(seeds), "o", color="#999999", markersize=3, zorder=2)
+        mean, std = table.loc[setting, f"{metric}_mean"], table.loc[setting, f"{metric}_std"]
+        if pd.notna(mean):
+            ax.errorbar(mean, y, xerr=None if pd.isna(std) else std, fmt="s", color="#4c72b0", capsize=3, zorder=3)
+        else:
+            ax.text(0.02, y, "no value", va="center", fontsize=7, color="gray", transform=ax.get_yaxis_transform())
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_xlabel(f"{metric} (mean ± std over seeds; dots: seeds)", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> bool:
+    """Each setting's curve with its band; whether any was drawn."""
+    drawn = False
+    for setting, label in enumerate(labels):
+        c = curves(summary, setting, metric)
+        if c.empty:
+            continue
+        line, = ax.plot(c.index, c["mean"], marker=".", label=label)
+        spread = c["std"].fillna(0)
+        ax.fill_between(c.index, c["mean"] - spread, c["mean"] + spread, color=line.get_color(), alpha=0.2)
+        drawn = True
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(f"{metric} (mean ± std over seeds)", fontsize=8)
+    ax.grid(alpha=0.3)
+    if not drawn:
+        ax.text(0.5, 0.5, "no metrics.jsonl", transform=ax.transAxes, ha="center", color="gray")
+    return drawn
+
+
+def to_png(summary: Summary) -> bytes:
+    """The figure: one panel per metric (up to three) above the two training-curve panels."""
+    metrics = list(summary.metrics[:MAX_METRIC_PANELS])
+    labels = setting_labels(summary)
+    height = 1.0 + 0.3 * len(labels)
+    fig = plt.figure(figsize=(10, height + 3.6), dpi=100)
+    grid = fig.add_gridspec(2, 2 * len(metrics), height_ratios=[height, 3.2])
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(grid[0, 2 * i:2 * i + 2])
+        _points(ax, summary, metric, labels if i == 0 else [""] * len(labels))
+    headline, loss = curve_metrics(summary)
+    for i, metric in enumerate((headline, loss)):
+        ax = fig.add_subplot(grid[1, i * len(metrics):(i + 1) * len(metrics)])
+        if _curves(ax, summary, metric, labels) and i == 0 and len(labels) > 1:
+            ax.legend(fontsize=7, title=", ".join(summary.factors), title_fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -22,7 +22,7 @@ BAD = {
     "unknown attention backend": (["model.attn_backend=fast"], "model.attn_backend='fast'"),
     "bad test resolution": (["eval.resolutions=[0]"], "eval.resolutions entry 0"),
     "DETR under the DeiT default experiment": (["model=detr_small", "data=composite", "train=detr_cpu"],
-                                               "experiment fashion_rpe is a classification study but the model is a detection model"),
+                                               "the experiment (fashion_rpe) is a classification study but the model is a detection model"),
 }
 
 

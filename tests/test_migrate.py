@@ -19,10 +19,13 @@ def current(overrides: list[str]) -> dict:
 
 
 def as_schema_1(config: dict) -> dict:
-    """The same run as schema 1 resolved it: position encoding under model, no eval.resolutions."""
+    """The same run as schema 1 resolved it: position encoding under model, no eval.resolutions, no train.crop
+    (augmentation by dataset), eval.crop_pct 0.875 for everything."""
     old = copy.deepcopy(config)
     pe = old.pop("pe")
     del old["eval"]["resolutions"]
+    del old["train"]["crop"], old["train"]["crop_scale"]
+    old["eval"]["crop_pct"] = 0.875
     if old["task"] == "detection":
         old["model"]["position_embedding"] = {"sincos": "sine"}.get(pe["absolute"], pe["absolute"])
     else:
@@ -59,7 +62,7 @@ def test_old_runs_move_to_their_current_identity(tmp_path):
     for config in configs.values():
         run = RunDir.of(tmp_path, config)
         record = run.finished()
-        assert record is not None and record["schema"] == 2 and record["config"] == config
+        assert record is not None and record["schema"] == 3 and record["config"] == config
         assert record["identity"]["config_hash"] == config_hashes(config)[0]
         assert OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG)) == config
     moved = RunDir.of(tmp_path, current(["rpe=irpe_k_bias"]))
@@ -76,7 +79,7 @@ def test_reports_read_old_records_as_current_ones(tmp_path):
 
 
 def test_current_records_are_left_alone():
-    record = {"schema": 2, "config": {"name": "x"}}
+    record = {"schema": 3, "config": {"name": "x"}}
     assert upgrade(record) is record
 
 
@@ -86,7 +89,7 @@ def test_every_shipped_record_is_at_its_current_identity():
     assert len(runs) >= 100
     for run in runs:
         record = run.record()
-        assert record["schema"] == 2 and run.name == config_hashes(record["config"])[0][:12], run.name
+        assert record["schema"] == 3 and run.name == config_hashes(record["config"])[0][:12], run.name
 
 
 def test_every_row_of_the_shipped_reproduction_finds_its_runs():

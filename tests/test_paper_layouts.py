@@ -12,7 +12,7 @@ from ablate.cli import app
 from ablate.results.paper.reference import TABLES, load_reference
 from ablate.results.paper.report import paper_report
 from ablate.results.paper.runs import RECORD_NAMES, row_overrides
-from ablate.results.records import config_hashes
+from ablate.results.records import RECORD_SCHEMA, config_hashes
 from ablate.results.rundir import RunDir
 from ablate.config.compose import Composer
 
@@ -30,7 +30,7 @@ def write_runs(results, table: str, values: dict[str, list[float]], scale: str =
                 directory = results / RECORD_NAMES[scale] / config_hash[:12]
                 directory.mkdir(parents=True)
                 RunDir(directory).write_record({
-                    "schema": 1, "run_id": directory.name, "experiment": config["name"], "task": config["task"],
+                    "schema": RECORD_SCHEMA, "run_id": directory.name, "experiment": config["name"], "task": config["task"],
                     "status": status, "error": None,
                     "identity": {"config_hash": config_hash, "group_hash": group_hash, "overrides": overrides},
                     "metrics": {metric: value, "top5": value + 20, "params": 461450 + 1000 * len(key),

@@ -49,6 +49,7 @@ def check_config(cfg: DictConfig) -> None:
     spec = TASKS[cfg.task]
     if spec.model_key not in cfg.model:
         other = next(name for name, s in TASKS.items() if s.model_key in cfg.model)
-        raise ValueError(f"experiment {cfg.name} is a {cfg.task} study but the model is a {other} model: drop the "
-                         "experiment with ~experiment or choose one made for this model (e.g. experiment=detr_composite)")
+        raise ValueError(f"the experiment ({cfg.name.split('+')[0]}) is a {cfg.task} study but the model is a {other} "
+                         "model: drop the experiment with ~experiment or choose one made for this model "
+                         "(e.g. experiment=detr_composite)")
     spec.check(cfg)

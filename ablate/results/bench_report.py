@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ablate.results.records import config_hashes
+from ablate.results.records import RECORD_SCHEMA, config_hashes
 from ablate.results.report import load_records, summarize, to_markdown
 from ablate.results.rundir import RunDir
 from ablate.config.compose import Composer
@@ -29,7 +29,7 @@ def synthetic_records(results: Path, n: int) -> None:
         config_hash, group_hash = config_hashes(config)
         directory = results / config["name"] / config_hash[:12]
         directory.mkdir(parents=True)
-        record = {"schema": 1, "run_id": directory.name, "experiment": config["name"], "task": "classification",
+        record = {"schema": RECORD_SCHEMA, "run_id": directory.name, "experiment": config["name"], "task": "classification",
                   "status": "completed", "error": None,
                   "identity": {"config_hash": config_hash, "group_hash": group_hash, "overrides": []},
                   "metrics": {"epochs": 10, "params": 457130, "macs": 2334144, "top1": rng.gauss(88, 1),

@@ -9,6 +9,9 @@ sweeps skip and resume these runs), and reports read old records through them in
 - schema 1 -> 2: the position encoding moved into the `pe` group: model.abs_pos -> pe.absolute,
   model.baseline -> pe.name (null: none), DETR's model.position_embedding -> pe.absolute (sine: sincos);
   eval.resolutions added (none: the run was evaluated at its training resolution only).
+- schema 2 -> 3: augmentation belongs to the recipe: train.crop added (what the run did: pad-and-crop on
+  in-memory data, timm's random resized crop on image folders, none for detection) with train.crop_scale
+  [0.08, 1.0]; eval.crop_pct null by default (it cropped only image folders, which keep their 0.875).
 """
 import os
 from pathlib import Path
@@ -31,12 +34,25 @@ def _schema_2(config: dict) -> dict:
     return config
 
 
-MIGRATIONS = {1: _schema_2}  # schema n -> n + 1
+FOLDERS = ("folder", "imagenet")  # the datasets schema 2 read from image files
+
+
+def _schema_3(config: dict) -> dict:
+    folder = config["data"].get("name") in FOLDERS
+    crop = "none" if config.get("task") == "detection" else "rrc" if folder else "pad"
+    train = {**config["train"], "crop": crop, "crop_scale": [0.08, 1.0]}
+    evaluation = {**config["eval"], "crop_pct": config["eval"].get("crop_pct") if folder else None}
+    return {**config, "train": train, "eval": evaluation}
+
+
+MIGRATIONS = {1: _schema_2, 2: _schema_3}  # schema n -> n + 1
 
 
 def config_schema(config: dict) -> int:
     """The schema a resolved config was written under (for runs that have no record yet to say so)."""
-    return 1 if "pe" not in config else RECORD_SCHEMA
+    if "pe" not in config:
+        return 1
+    return 2 if "crop" not in config.get("train", {}) else RECORD_SCHEMA
 
 
 def upgrade_config(config: dict, schema: int) -> dict:
@@ -47,14 +63,15 @@ def upgrade_config(config: dict, schema: int) -> dict:
 
 
 def upgrade(record: dict) -> dict:
-    """The record as the current schema writes it (identity recomputed); current records come back unchanged."""
-    schema = record.get("schema", 1)
+    """The record as the current schema writes it (identity recomputed; run_id still names the directory it is
+    in); current records, and records that name no schema, come back unchanged."""
+    schema = record.get("schema", RECORD_SCHEMA)
     if schema >= RECORD_SCHEMA:
         return record
     config = upgrade_config(record["config"], schema)
     config_hash, group_hash = config_hashes(config)
     identity = {**record.get("identity", {}), "config_hash": config_hash, "group_hash": group_hash}
-    return {**record, "schema": RECORD_SCHEMA, "run_id": config_hash[:12], "identity": identity, "config": config}
+    return {**record, "schema": RECORD_SCHEMA, "identity": identity, "config": config}
 
 
 def migrate(results: Path) -> dict[str, list[str]]:
@@ -89,7 +106,7 @@ def migrate(results: Path) -> dict[str, list[str]]:
             with run.lock():
                 run.write_config(OmegaConf.to_yaml(OmegaConf.create(config)))
                 if new is not None:
-                    run.write_record(new)
+                    run.write_record({**new, "run_id": target.name})
                 os.replace(run.path, target)  # a directory rename is atomic: the run is at one hash or the other
         except RunBusy:
             outcome["busy"].append(run.name)
@@ -106,6 +123,6 @@ def stale(results: Path, experiment: str | None = None) -> int:
             record = run.record()
         except ValueError:
             continue
-        if record is not None and record.get("schema", 1) < RECORD_SCHEMA:
+        if record is not None and record.get("schema", RECORD_SCHEMA) < RECORD_SCHEMA:
             count += 1
     return count

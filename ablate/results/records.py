@@ -12,7 +12,7 @@ from typing import Any
 
 from ablate.results.provenance import provenance
 
-RECORD_SCHEMA = 2  # bumped with each migration in ablate.results.migrate
+RECORD_SCHEMA = 3  # bumped with each migration in ablate.results.migrate
 NOT_IDENTITY = ("runtime", "logging", "launcher", "hydra")  # top-level keys that never change a result
 PATH_KEYS = ("root", "dir", "path", "file")  # keys (or *_<key>) naming where things are, not what they are
 _PATH_SUFFIXES = tuple(f"_{k}" for k in PATH_KEYS)

@@ -229,8 +229,9 @@ def _interrupted(planned: list[Job], progress: Progress, command: list[str]) -> 
 def report(experiment: Annotated[str | None, typer.Option(help="Only this experiment's runs.")] = None,
            by: Annotated[str | None, typer.Option(help="Factors (config keys), comma-separated; "
                                                        "default: every key that varies except the seed.")] = None,
-           metric: Annotated[str | None, typer.Option(help="Metrics, comma-separated (default: top1,top5; "
-                                                             "AP,AP50,AP75 for detection runs).")] = None,
+           metric: Annotated[str | None, typer.Option(help="Metrics, comma-separated (default: top1,top5 and "
+                                                             "top1 at each test resolution, top1@R; AP,AP50,AP75 "
+                                                             "for detection runs).")] = None,
            where: Annotated[list[str] | None, typer.Option(help="Only runs whose config has KEY=VALUE "
                                                                 "(repeatable), e.g. --where data.name=digits.")] = None,
            fmt: Annotated[str, typer.Option("--format", help="Output format: " + ", ".join(FORMATS) + ".")] = "table",
@@ -247,7 +248,7 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     --experiment paper/<table> (or paper) prints the paper's layout, with the paper's numbers and findings.
     """
     from ablate.results.paper.report import is_paper_experiment, paper_report
-    from ablate.results.report import load_records, readable, select, summarize, warn
+    from ablate.results.report import at_resolutions, load_records, readable, select, summarize, warn
 
     if fmt not in FORMATS:
         fail(FORMATS.unknown(fmt))
@@ -273,7 +274,9 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
              + " yet (ablate ls shows them)", 1)
     tasks = set(frame["task"].dropna())
     task = TASKS[tasks.pop()] if len(tasks) == 1 and next(iter(tasks)) in TASKS else TASKS["classification"]
-    metrics = tuple(m.strip() for m in (metric or ",".join(task.report)).split(",") if m.strip())
+    # By default the task's metrics, and its headline at every other test resolution the runs were evaluated at.
+    defaults = (*task.report, *at_resolutions(frame.columns, task.headline))
+    metrics = tuple(m.strip() for m in (metric or ",".join(defaults)).split(",") if m.strip())
     known = tuple(m for _, spec_ in TASKS.items() for m in (*spec_.metrics, f"best_{spec_.headline}"))
     try:
         frame = select(frame, where or [])

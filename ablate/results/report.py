@@ -224,6 +224,18 @@ def summarize(frame: pd.DataFrame, factors: list[str] | None = None, metrics: tu
     return Summary(table.reset_index(drop=True), metrics, keys, shown, notes)
 
 
+def resolution_of(label: str) -> tuple[int, int]:
+    """(H, W) of a test resolution label: 42 -> (42, 42), 28x36 -> (28, 36)."""
+    sides = [int(side) for side in label.split("x")]
+    return (sides[0], sides[-1])
+
+
+def at_resolutions(columns, metric: str) -> list[str]:
+    """The columns of a metric at other test resolutions (top1@42, top1@56, ...), smallest first."""
+    found = [c for c in columns if c.startswith(f"{metric}@")]
+    return sorted(found, key=lambda c: resolution_of(c.split("@", 1)[1])[0] * resolution_of(c.split("@", 1)[1])[1])
+
+
 def _pm(mean: float, std: float, count: int, n: int) -> str:
     if count == 0 or pd.isna(mean):
         return "-"

@@ -1,5 +1,7 @@
 """A study's figure: each setting's metrics with their spread over seeds, and its training curves (headline
-metric and loss per epoch, from each run's metrics.jsonl: mean over seeds with a band of ± one std)."""
+metric and loss per epoch, from each run's metrics.jsonl: mean over seeds with a band of ± one std); when
+runs were also tested at other resolutions (eval.resolutions), the headline against the test resolution,
+one line per setting with its band."""
 import io
 
 import matplotlib
@@ -9,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the Agg backend)
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ablate.results.report import Summary, readable  # noqa: E402
+from ablate.results.report import Summary, at_resolutions, readable, resolution_of  # noqa: E402
 from ablate.results.rundir import RunDir  # noqa: E402
 
 MAX_METRIC_PANELS = 3
@@ -77,13 +79,48 @@ def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> bool:
     return drawn
 
 
+def _training_side(summary: Summary) -> int | None:
+    """The (longer) side the runs trained at, if they share one."""
+    sizes = {str(v) for v in summary.runs.get("data.img_size", pd.Series(dtype=object)).dropna()}
+    if len(sizes) != 1:
+        return None
+    sides = [int(x) for x in sizes.pop().strip("[]").split(",")]
+    return max(sides)
+
+
+def _resolutions(ax, summary: Summary, labels: list[str]) -> None:
+    """The headline metric at the training resolution and at each test resolution, per setting, with a band."""
+    headline = summary.headline or summary.metrics[0]
+    columns = at_resolutions(summary.metrics, headline)
+    train = _training_side(summary)
+    points = ([(train, headline)] if train else []) + [(max(resolution_of(c.split("@")[1])), c) for c in columns]
+    table = summary.table
+    for setting, label in enumerate(labels):
+        xs = [x for x, _ in points]
+        means = [table.loc[setting, f"{c}_mean"] for _, c in points]
+        spread = [0 if pd.isna(table.loc[setting, f"{c}_std"]) else table.loc[setting, f"{c}_std"] for _, c in points]
+        line, = ax.plot(xs, means, marker="o", label=label)
+        ax.fill_between(xs, [m - s for m, s in zip(means, spread)], [m + s for m, s in zip(means, spread)],
+                        color=line.get_color(), alpha=0.15)
+    ax.set_xticks([x for x, _ in points])
+    ax.set_xlabel("test resolution (px; the first is the training one)" if train else "test resolution (px)",
+                  fontsize=8)
+    ax.set_ylabel(f"{headline} (mean ± std over seeds)", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, title=", ".join(summary.factors), title_fontsize=7)
+
+
 def to_png(summary: Summary) -> bytes:
-    """The figure: one panel per metric (up to three) above the two training-curve panels."""
-    metrics = list(summary.metrics[:MAX_METRIC_PANELS])
+    """The figure: one panel per metric (up to three) above the two training-curve panels, and the
+    resolution panel below them when there are test resolutions."""
+    headline = summary.headline or summary.metrics[0]
+    tested = at_resolutions(summary.metrics, headline)
+    metrics = [m for m in summary.metrics if m not in tested][:MAX_METRIC_PANELS]
     labels = setting_labels(summary)
     height = 1.0 + 0.3 * len(labels)
-    fig = plt.figure(figsize=(10, height + 3.6), dpi=100)
-    grid = fig.add_gridspec(2, 2 * len(metrics), height_ratios=[height, 3.2])
+    rows = [height, 3.2] + ([4.0 + 0.15 * len(labels)] if tested else [])
+    fig = plt.figure(figsize=(10, sum(rows) + 0.4), dpi=100)
+    grid = fig.add_gridspec(len(rows), 2 * len(metrics), height_ratios=rows)
     for i, metric in enumerate(metrics):
         ax = fig.add_subplot(grid[0, 2 * i:2 * i + 2])
         _points(ax, summary, metric, labels if i == 0 else [""] * len(labels))
@@ -92,6 +129,8 @@ def to_png(summary: Summary) -> bytes:
         ax = fig.add_subplot(grid[1, i * len(metrics):(i + 1) * len(metrics)])
         if _curves(ax, summary, metric, labels) and i == 0 and len(labels) > 1:
             ax.legend(fontsize=7, title=", ".join(summary.factors), title_fontsize=7)
+    if tested:
+        _resolutions(fig.add_subplot(grid[2, :]), summary, labels)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -262,7 +262,7 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     if spec.study is None:
         fail(f"--format {fmt} is for the paper's tables (--experiment paper/<table>)")
     if spec.binary and output is None:
-        fail(f"--format {fmt} writes an image: give --output FILE{spec.suffix}")
+        fail(f"--format {fmt} writes a file, not text: give --output FILE{spec.suffix}")
     existing = experiments(results_dir)
     if not existing:
         fail(f"no runs in {results_dir}: run `ablate sweep` first, or point --results-dir at your results")

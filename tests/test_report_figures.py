@@ -40,7 +40,7 @@ def test_png_of_any_study(cli, tmp_path):
     image = matplotlib.image.imread(out)
     assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 600
     refused = cli("report", "--format", "png", results=tmp_path / "r")
-    assert refused.exit_code == 2 and refused.stderr == "error: --format png writes an image: give --output FILE.png\n"
+    assert refused.exit_code == 2 and refused.stderr == "error: --format png writes a file, not text: give --output FILE.png\n"
 
 
 def test_html_page_of_any_study(cli, tmp_path):
@@ -66,3 +66,21 @@ def test_figure_copes_with_a_setting_without_values_or_curves(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "f.png").stat().st_size > 0 and not any(
         (run / RunDir.METRICS).exists() for run in run_dirs(tmp_path / "r"))
+
+
+def test_parquet_keeps_the_numbers(cli, tmp_path):
+    """A format added as one renderer and one registry line: the table as Parquet, for pandas."""
+    import pandas as pd
+
+    from test_records import make_record, with_changes
+
+    for seed, top1 in enumerate((80.0, 82.0)):
+        make_record(tmp_path / "r", with_changes(seed=seed), top1)
+    out = tmp_path / "table.parquet"
+    assert cli("report", "--format", "parquet", results=tmp_path / "r").exit_code == 2  # no --output
+    result = cli("report", "--format", "parquet", "--output", str(out), results=tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out)
+    assert table["top1_mean"].tolist() == [81.0] and table["n"].tolist() == [2]
+    paper = cli("report", "--experiment", "paper/table1", "--format", "parquet", "--output", str(out))
+    assert paper.exit_code == 2 and "study's table" in paper.stderr

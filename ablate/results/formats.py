@@ -45,6 +45,8 @@ FORMATS.register("latex", ReportFormat(".tex", False, "ablate.results.report:to_
                                        "ablate.results.paper.render:to_latex", "LaTeX (booktabs)"))
 FORMATS.register("json", ReportFormat(".json", False, "ablate.results.report:to_json",
                                       "ablate.results.paper.render:to_json", "JSON with the numbers"))
+FORMATS.register("parquet", ReportFormat(".parquet", True, "ablate.results.report:to_parquet", None,
+                                         "Parquet with the numbers (needs --output)"))
 FORMATS.register("html", ReportFormat(".html", False, "ablate.results.study_html:to_html",
                                       "ablate.results.paper.html:to_html",
                                       "one self-contained page: table, figures, each run's config"))

@@ -5,6 +5,7 @@ group hash). When the factors asked for (--by) leave runs of several settings in
 keys that tell them apart are added as columns, in config order, and a note says so; --where KEY=VALUE
 keeps one value of a key instead.
 """
+import io
 import json
 import math
 import os
@@ -274,6 +275,13 @@ def to_csv(summary: Summary) -> str:
 def to_json(summary: Summary) -> str:
     """JSON records with the numbers (mean, std, count per metric; n)."""
     return summary.table.to_json(orient="records", indent=1) + "\n"
+
+
+def to_parquet(summary: Summary) -> bytes:
+    """Parquet with the numbers (mean, std, count per metric; n), for pandas and friends."""
+    buffer = io.BytesIO()
+    summary.table.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def to_latex(summary: Summary) -> str:

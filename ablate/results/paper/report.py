@@ -47,8 +47,11 @@ def paper_report(experiment: str, fmt: str, results: Path, output: Path | None =
     """Render the paper layouts of an experiment in a format, to output or stdout (ValueError on bad input)."""
     spec = FORMATS[fmt]
     tables = tables_of(experiment)
+    if spec.paper is None:
+        raise ValueError(f"--format {fmt} is for a study's table, not the paper's layouts: "
+                         f"use one of {', '.join(name for name, f in FORMATS.items() if f.paper)}")
     if spec.binary and output is None:
-        raise ValueError(f"--format {fmt} writes an image: give --output FILE{spec.suffix}")
+        raise ValueError(f"--format {fmt} writes a file, not text: give --output FILE{spec.suffix}")
     content = spec.renderer("paper")(layouts(results, tables))
     if output is None:
         sys.stdout.write(content)

@@ -27,7 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ablate.config.schema import register
 from ablate.config.selection import Selection
-from ablate.results.records import NOT_IDENTITY, is_path_key
+from ablate.config.identity import NOT_IDENTITY, is_path_key
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 STUDY_GROUPS = ("experiment", "scale")  # choose the study itself (scale: a paper table's proxy or paper setting)

@@ -10,17 +10,10 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
+from ablate.config.identity import NOT_IDENTITY, is_path_key
 from ablate.results.provenance import provenance
 
 RECORD_SCHEMA = 3  # bumped with each migration in ablate.results.migrate
-NOT_IDENTITY = ("runtime", "logging", "launcher", "hydra")  # top-level keys that never change a result
-PATH_KEYS = ("root", "dir", "path", "file")  # keys (or *_<key>) naming where things are, not what they are
-_PATH_SUFFIXES = tuple(f"_{k}" for k in PATH_KEYS)
-
-
-def is_path_key(key: str) -> bool:
-    """Whether a config key names where something is (data.root, *_dir, ...): never part of an identity."""
-    return key in PATH_KEYS or key.endswith(_PATH_SUFFIXES)
 
 
 def _identity_view(node: Any) -> Any:

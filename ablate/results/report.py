@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 
 from ablate.results.migrate import upgrade
-from ablate.results.records import is_path_key
+from ablate.config.identity import is_path_key
 from ablate.results.rundir import record_paths
 
 NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")

@@ -1,6 +1,6 @@
 """Data-path benchmark: images/s of each way images reach the model, beside the training step's images/s.
 
-    python -m ablate.data.bench [--threads N] [--workers W] [--seconds S] [--keep DIR]
+    python -m ablate.engine.data_bench [--threads N] [--workers W] [--seconds S] [--keep DIR]
 
 Writes two folders into a temporary directory (ablate.data.sample_folders) and times, on this machine:
 - a small folder (4,000 + 1,000 PNGs, 28 x 36 RGB) with the CPU recipe (pad-and-crop by 2 px, flips): the

@@ -91,3 +91,11 @@ def test_random_tensor_training_check_writes_its_results(tmp_path):
     for name in ("deit", "detr"):
         losses = report[name]["losses"]
         assert len(losses) == 4 and losses[-1] < losses[0] and report[name]["trains"], name
+
+
+def test_timed_functions_take_turns():
+    calls = []
+    timer = Timer(torch.device("cpu"))
+    medians = timer.medians([lambda: calls.append("a"), lambda: calls.append("b")], steps=2, warmup=1)
+    assert len(medians) == 2 and all(m >= 0 for m in medians)
+    assert calls == ["a", "b"] * 3

@@ -54,22 +54,30 @@ class Timer:
 
     def median(self, step: Callable[[], None], steps: int, warmup: int) -> float:
         """Median seconds of `steps` calls after `warmup` untimed ones."""
+        return self.medians([step], steps, warmup)[0]
+
+    def medians(self, fns: list[Callable[[], None]], steps: int, warmup: int) -> list[float]:
+        """Median seconds of each step function, the functions taking turns (a busy machine slows them alike)."""
         for _ in range(warmup):
-            step()
-        times = []
+            for fn in fns:
+                fn()
+        times: list[list[float]] = [[] for _ in fns]
         for _ in range(steps):
-            if self.device.type == "cuda":
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                step()
-                end.record()
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(end) / 1000)
-            else:
-                begin = time.perf_counter()
-                step()
-                times.append(time.perf_counter() - begin)
-        return statistics.median(times)
+            for fn, record in zip(fns, times):
+                record.append(self._seconds(fn))
+        return [statistics.median(record) for record in times]
+
+    def _seconds(self, step: Callable[[], None]) -> float:
+        if self.device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            step()
+            end.record()
+            torch.cuda.synchronize()
+            return start.elapsed_time(end) / 1000
+        begin = time.perf_counter()
+        step()
+        return time.perf_counter() - begin
 
 
 def _deit(name: str, variant: str, backend: str, device: torch.device) -> torch.nn.Module:
@@ -205,14 +213,15 @@ def layer_rows(backends: list[str], device: torch.device, batch: int, steps: int
             if backend == "eager":
                 continue
             backward = not (backend == "flex" and device.type == "cpu")
-            times = []
+            fns = []
             for name in ("eager", backend):
                 torch.manual_seed(0)
                 layer = RPEAttention(384, 6, qkv_bias=True, rpe=config, backend=name).to(device)
                 layer.grid = (14, 14)
                 x = torch.randn(batch, 197, 384, device=device, requires_grad=backward)
-                step = (lambda: layer(x).sum().backward()) if backward else torch.no_grad()(lambda: layer(x))
-                times.append(timer.median(step, steps, warmup))
+                fns.append((lambda layer=layer, x=x: layer(x).sum().backward()) if backward
+                           else torch.no_grad()(lambda layer=layer, x=x: layer(x)))
+            times = timer.medians(fns, steps, warmup)
             table.append([variant, backend, "fwd+bwd" if backward else "fwd", times[0] * 1e3, times[1] * 1e3,
                           times[1] / times[0]])
     return table

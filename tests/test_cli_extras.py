@@ -21,7 +21,7 @@ def test_config_prints_the_resolved_config_of_a_run(cli, results):
     assert first.startswith(f"# experiment {name}, run directory {results / name}/")
     config = yaml.safe_load(rest)
     assert config["name"] == name and config["rpe"]["method"] == "product" and config["data"]["name"] == "digits"
-    assert config["train"]["epochs"] == 2 and config["model"]["abs_pos"] == "none"  # the experiment's setting
+    assert config["train"]["epochs"] == 2 and config["pe"]["absolute"] == "none"  # the experiment's setting
     assert not results.exists()
     sweep = cli("config", *FAST, "seed=0,1", results=results)
     assert sweep.exit_code == 2 and "use `ablate sweep`" in sweep.stderr

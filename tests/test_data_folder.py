@@ -183,7 +183,7 @@ def test_a_non_square_folder_of_mixed_sizes_trains_well_above_chance(cli, tmp_pa
     (["data.in_chans=4", "data.mean=[0,0,0,0]", "data.std=[1,1,1,1]"], "images are read as grey (1) or RGB (3)"),
     (["train.crop=centre"], "train.crop='centre': expected one of rrc, pad, none"),
     (["train.crop_scale=[0.5,0.1]"], "train.crop_scale=[0.5, 0.1]: expected [low, high]"),
-    (["eval.crop_pct=1.5"], "eval.crop_pct=1.5: expected a fraction")])
+    (["eval.crop_pct=1.5"], "eval.crop_pct=1.5 is out of range: expected > 0 and <= 1")])
 def test_recipe_and_channel_options_are_checked_at_plan_time(tmp_path, overrides, needle):
     from ablate.config.tasks import check_config
 

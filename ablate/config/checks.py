@@ -164,9 +164,6 @@ def check_classification(cfg: DictConfig) -> None:
         raise ValueError(f"data.mean and data.std need one value per channel (data.in_chans={data.in_chans}), "
                          f"got {len(data.mean)} and {len(data.std)}")
     check_augment(train.crop, train.crop_scale, train.crop_padding)
-    if cfg.eval.crop_pct is not None and not 0 < cfg.eval.crop_pct <= 1:
-        raise ValueError(f"eval.crop_pct={cfg.eval.crop_pct}: expected a fraction in (0, 1] (0.875: ImageNet's "
-                         "centre crop), or null to resize without cropping")
     if (train.mixup > 0 or train.cutmix > 0) and train.batch_size % 2:
         raise ValueError(f"mixup/cutmix need an even train.batch_size (got {train.batch_size})")
 

@@ -85,6 +85,10 @@ def sweep(overrides: Overrides = None,
           launcher: Annotated[str, typer.Option(help="local (this process, or -j worker processes), or a "
                                                      "conf/launcher/ name: joblib, submitit_local, slurm. "
                                                      "Settings: hydra.launcher.KEY=VALUE.")] = "local",
+          until_resolved: Annotated[bool, typer.Option(
+              "--until-resolved", help="A paper table (experiment=paper/<table>): after the sweep, add seeds in "
+                                       "rounds until every finding resolves.")] = False,
+          max_seeds: Annotated[int, typer.Option(help="With --until-resolved: at most seeds 0..N-1 per row.")] = 20,
           results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
     """Run a grid of configs, skipping finished runs.
 
@@ -96,10 +100,17 @@ def sweep(overrides: Overrides = None,
     if jobs < 1:
         fail(f"-j/--jobs must be at least 1 (got {jobs})")
     overrides, settings = split_settings(overrides or [])
+    study = None
     try:
         check_launcher(launcher, settings)
+        if until_resolved:
+            from ablate.sweep.until import study_of  # loads the paper's statistics only when asked
+
+            study = study_of(overrides)
     except ConfigError as e:
         fail(str(e))
+    if until_resolved and (launcher != LOCAL or max_seeds < 2):
+        fail("--until-resolved runs on this machine (--launcher local) with --max-seeds of at least 2")
     planned = _plan(overrides, results_dir, sweep=True)
     names = sorted({str(job.resolved["name"]) for job in planned})
     done = sum(job.done for job in planned)
@@ -108,29 +119,45 @@ def sweep(overrides: Overrides = None,
     if dry_run:
         for job in planned:
             console.print(f"  {'done' if job.done else 'todo'}  {job.directory.name}  {job.label}")
+        if study is not None:
+            from ablate.sweep.until import preview
+
+            preview(study, results_dir, max_seeds, console.print)
         return
-    from ablate.sweep.display import SweepView, duration  # the engine loads only to run
-    from ablate.sweep.launch import launch
-    from ablate.sweep.launchers import launch_hydra
-    from ablate.sweep.progress import Progress
+    statuses = _run(planned, jobs, launcher, settings, results_dir)
+    if study is not None and "failed" not in statuses:
+        from ablate.sweep.until import resolve
 
-    progress = Progress(planned, min(jobs, max(1, len(planned) - done)))
-
-    def ended(job: Job, record: dict) -> None:
-        console.print(f"  {job.directory.name}  {job.label}  {_summary(record)}  "
-                      f"({duration(progress.durations[-1])})")
-
-    with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
-        if launcher == LOCAL:
-            launch(planned, progress.workers, progress, on_end=ended)
-        else:
-            launch_hydra(launcher, settings, planned, results_dir, progress, jobs, on_end=ended)
-    statuses = [r["status"] for r in progress.ended.values()]
+        statuses += resolve(study, results_dir, max_seeds,
+                            lambda more, purpose: _run(more, jobs, LOCAL, [], results_dir, purpose), console.print)
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     console.print(f"sweep finished: {counts or 'nothing to do'}.  Table: ablate report --experiment {names[0]}"
                   + (f" --results-dir {results_dir}" if results_dir != DEFAULT_RESULTS else ""))
     if "failed" in statuses:
         raise typer.Exit(1)
+
+
+def _run(planned: list[Job], jobs: int, launcher: str, settings: list[str], results: Path,
+         purpose: dict[Path, str] | None = None) -> list[str]:
+    """Run the jobs not done with a live view, one line per run as it ends (with what it is for); their statuses."""
+    from ablate.sweep.display import SweepView, duration  # the engine loads only to run
+    from ablate.sweep.launch import launch
+    from ablate.sweep.launchers import LOCAL, launch_hydra
+    from ablate.sweep.progress import Progress
+
+    progress = Progress(planned, min(jobs, max(1, sum(not job.done for job in planned))))
+
+    def ended(job: Job, record: dict) -> None:
+        why = f"  for {purpose[job.directory]}" if purpose and job.directory in purpose else ""
+        console.print(f"  {job.directory.name}  {job.label}  {_summary(record)}  "
+                      f"({duration(progress.durations[-1])}){why}")
+
+    with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
+        if launcher == LOCAL:
+            launch(planned, progress.workers, progress, on_end=ended)
+        else:
+            launch_hydra(launcher, settings, planned, results, progress, jobs, on_end=ended)
+    return [r["status"] for r in progress.ended.values()]
 
 
 @app.command()

@@ -4,14 +4,20 @@ Round 1 is the sweep as planned. After each round the table's findings are teste
 them (ablate.results.paper.layout), on the completed runs of this sweep's own row configs: the table's
 rows with the command line's other overrides. A finding is open while its verdict is "not resolved";
 each open claim wants the seeds per row that its power estimates (Power.needed: the fewest with which
-the paper's effect or the observed one would resolve, 80%). A round brings an open claim's rows to at
-most twice the seeds they have in common (the spread is estimated again before each larger step), never
-beyond its estimate or --max-seeds (seeds 0..N-1). Findings, and their runs, go in the order of the
-fewest extra runs their estimates need. It stops when every finding is resolved, when nothing is left
-to add below --max-seeds, or after a round in which a run failed.
+the paper's effect or the observed one would resolve, 80%). A round brings an open claim's rows up the
+ladder of 3, 6, 12, 24, ... seeds in common, one rung at a time (the spread is estimated again before
+each larger step), stopping short at its estimate or at --max-seeds (seeds 0..N-1). Findings, and their
+runs, go in the order of the fewest extra runs their estimates need. It stops when every finding is
+resolved, when nothing is left to add below --max-seeds, or after a round in which a run failed.
 
 Every run is an ordinary run of the sweep (the same identity, directory, skipping and resuming), so
-after an interruption the same command reads what is on disk and continues from there.
+after an interruption the same command reads what is on disk and continues from there: an interrupted
+round's rows sit between two rungs, so the next round aims at the same rung again.
+
+Adding seeds until a verdict appears tests the same comparison several times, so a claim with no true
+difference comes out resolved more often than a single test's 5%: simulated with Welch's test on normal
+samples (20,000 pairs), 3.6% at 3 seeds alone, 7.3% with looks at 3 and 6, 10.5% at 3, 6, 12, 13.7%
+at 3, 6, 12, 24. A verdict reached late in the ladder deserves that caution.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +35,15 @@ from ablate.sweep.plan import Job, plan_runs
 
 ROW = "+experiment/paper/row"
 COMPLETED, DIVERGED = "completed", "diverged"
+FIRST_RUNG = 3  # seeds per row of the ladder's first rung; each next rung doubles it
+
+
+def next_rung(n: int) -> int:
+    """The ladder's first rung above n seeds per row: 3, 6, 12, 24, ..."""
+    rung = FIRST_RUNG
+    while rung <= n:
+        rung *= 2
+    return rung
 
 
 def _key(override: str) -> str:
@@ -117,7 +132,7 @@ def plan_round(state: State, max_seeds: int) -> list[Step]:
                 wants[row] = max(wants.get(row, 0), need)
             have = c.power.n if c.power else len(set.intersection(*(state.completed[r] for r in rows)))
             usable = [s for s in range(max_seeds) if not any(s in state.dead[r] for r in rows)]
-            step = min(need, max(2, 2 * have), len(usable))
+            step = min(need, next_rung(have), len(usable))
             if step > have:
                 for row in rows:
                     targets[row] = max(targets.get(row, 0), usable[step - 1] + 1)

@@ -11,6 +11,7 @@ from ablate.config.compose import Composer, ConfigError
 from ablate.config.tasks import TASKS, headline_of
 from ablate.results.formats import FORMATS, write_output
 from ablate.results.rundir import RunBusy, RunDir, run_dirs
+from ablate.sweep.memory import gpu_plan
 from ablate.sweep.plan import Job, plan_runs
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -116,6 +117,9 @@ def sweep(overrides: Overrides = None,
     done = sum(job.done for job in planned)
     console.print(f"sweep {', '.join(names)}: {len(planned)} runs, {done} done, {len(planned) - done} to do"
                   f"  ({results_dir})")
+    on_gpus = gpu_plan([job.resolved for job in planned if not job.done], jobs) if launcher == LOCAL else None
+    if on_gpus:
+        console.print(on_gpus)
     if dry_run:
         for job in planned:
             console.print(f"  {'done' if job.done else 'todo'}  {job.directory.name}  {job.label}")

@@ -1,14 +1,20 @@
 """Run a sweep's jobs on this machine: one at a time in this process, or N at once in worker processes.
 
+Worker processes share the cores (cores / N threads each) and, for runs that go to a GPU
+(runtime.device auto or cuda), the GPUs: worker slot i runs on GPU i mod the number of GPUs, through
+CUDA_VISIBLE_DEVICES, so -j 8 on a one-GPU machine runs 8 small runs side by side on it.
+
 Records on disk are the source of truth: each job's outcome is read from its run directory when it
 ends (RunDir.settle), which records a failed run itself only when a worker died without writing one.
 """
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from queue import SimpleQueue
 
-from ablate.engine.resources import cpu_count
+from ablate.engine.resources import PLACED, cpu_count, gpu_ids
 from ablate.engine.runner import execute
 from ablate.results.rundir import BUSY, RunBusy
 from ablate.sweep.plan import Job
@@ -23,13 +29,14 @@ def _in_process(job: Job) -> dict:
         return {"status": BUSY, "error": str(e)}
 
 
-def _in_worker(job: Job, threads: int) -> dict:
+def _in_worker(job: Job, threads: int, gpu: str | None) -> dict:
     config = json.loads(json.dumps(job.resolved))
     config["runtime"]["threads"] = threads  # not part of the identity: the directory stays the same
     payload = json.dumps({"config": config, "directory": str(job.directory), "overrides": job.overrides})
+    env = None if gpu is None else {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
     since = job.run.stamp()
     proc = subprocess.run([sys.executable, "-m", "ablate.sweep.worker"], input=payload, text=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     if proc.returncode == BUSY_EXIT:
         return {"status": BUSY, "error": f"{job.directory} is being run by another process"}
     last = (proc.stderr.strip().splitlines() or [""])[-1]
@@ -37,13 +44,30 @@ def _in_worker(job: Job, threads: int) -> dict:
     return job.run.settle(job.resolved, job.overrides, said, since)
 
 
+def _gpu_of(job: Job, slot: int, gpus: list[str]) -> str | None:
+    """The GPU a worker slot runs this job on; None for a CPU run or a device the config names (cuda:N)."""
+    if not gpus or job.resolved["runtime"]["device"] not in PLACED:
+        return None
+    return gpus[slot % len(gpus)]
+
+
 def launch(jobs: list[Job], workers: int, progress: Progress, on_end=None) -> None:
-    """Run every job not yet done; N > 1 workers run N processes with cores/N threads each."""
+    """Run every job not yet done; N > 1 workers run N processes with cores/N threads each, spread over the GPUs."""
     todo = [job for job in jobs if not job.done]
+    gpus, slots = gpu_ids(), SimpleQueue()
+    for slot in range(workers):
+        slots.put(slot)
+
+    def in_a_slot(job: Job) -> dict:
+        slot = slots.get()
+        try:
+            return _in_worker(job, max(1, cpu_count() // workers), _gpu_of(job, slot, gpus))
+        finally:
+            slots.put(slot)
 
     def one(job: Job) -> None:
         progress.start(job)
-        record = _in_process(job) if workers == 1 else _in_worker(job, max(1, cpu_count() // workers))
+        record = _in_process(job) if workers == 1 else in_a_slot(job)
         progress.end(job, record)
         if on_end is not None:
             on_end(job, record)

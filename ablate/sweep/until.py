@@ -75,8 +75,10 @@ def study_of(overrides: list[str]) -> Study:
     if scale not in SCALES:
         raise ConfigError(f"--until-resolved tests one scale at a time: scale= one of {', '.join(SCALES)} "
                           f"(got {scale})")
-    base = tuple(o for o in overrides if _key(o) not in ("seed", ROW.lstrip("+")))
-    return Study(load_reference(table), scale, base)
+    study = Study(load_reference(table), scale, tuple(o for o in overrides if _key(o) not in ("seed", ROW.lstrip("+"))))
+    if not study.rows():
+        raise ConfigError(f"{experiment} has no rows at scale={scale}")
+    return study
 
 
 @dataclass(frozen=True)

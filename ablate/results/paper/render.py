@@ -13,7 +13,7 @@ from ablate.results.paper.power import MAX_SEEDS, POWER
 from ablate.results.paper.reference import metric_styles
 from ablate.results.paper.stats import Difference
 
-SCALE_NAMES = {"proxy": "proxy scale", "paper": "paper scale"}
+SCALE_NAMES = {"proxy": "proxy scale", "gpu_proxy": "GPU proxy scale", "paper": "paper scale"}
 
 
 def _num(x: float | None, digits: int = 2) -> str:

@@ -16,7 +16,7 @@ from ablate.results.records import config_hashes
 from ablate.results.report import load_records, warn
 from ablate.config.compose import Composer
 
-RECORD_NAMES = {"proxy": "paper_proxy", "paper": "paper_full"}  # each scale's `name`: results/<name>/
+RECORD_NAMES = {"proxy": "paper_proxy", "gpu_proxy": "paper_gpu_proxy", "paper": "paper_full"}  # results/<name>/
 
 
 def row_overrides(table: str, scale: str, run: str) -> list[str]:

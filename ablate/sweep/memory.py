@@ -39,7 +39,8 @@ class RunMemory:
 
 
 def parameters(arch: dict, num_classes: int, learned_pos: bool) -> int:
-    """A ViT's parameter count from its dimensions (iRPE's bucket tables, at most a tenth of a small model's, left out)."""
+    """A ViT's parameter count from its dimensions (iRPE's bucket tables, at most a tenth of a small model's,
+    left out)."""
     d, depth, patch = arch["embed_dim"], arch["depth"], arch["patch_size"]
     tokens = (arch["img_size"] // patch) ** 2 + 1
     hidden = int(d * arch["mlp_ratio"])

@@ -75,7 +75,8 @@ def study_of(overrides: list[str]) -> Study:
     if scale not in SCALES:
         raise ConfigError(f"--until-resolved tests one scale at a time: scale= one of {', '.join(SCALES)} "
                           f"(got {scale})")
-    study = Study(load_reference(table), scale, tuple(o for o in overrides if _key(o) not in ("seed", ROW.lstrip("+"))))
+    chosen_here = ("seed", ROW.lstrip("+"))
+    study = Study(load_reference(table), scale, tuple(o for o in overrides if _key(o) not in chosen_here))
     if not study.rows():
         raise ConfigError(f"{experiment} has no rows at scale={scale}")
     return study
@@ -198,7 +199,7 @@ RunRound = Callable[[list[Job], dict[Path, str]], list[str]]
 def resolve(study: Study, results: Path, max_seeds: int, run_round: RunRound, say: Callable[[str], None]) -> list[str]:
     """Rounds of added seeds after the planned sweep, until the findings resolve; returns the runs' statuses."""
     statuses: list[str] = []
-    for number in range(2, max_seeds + 2):
+    for number in range(2, max_seeds + 2):  # a bound: each round climbs a rung or stops
         state = read_state(study, results)
         steps = plan_round(state, max_seeds)
         say(f"{study.reference.title}, after round {number - 1}:")

@@ -66,7 +66,8 @@ def p_resolved(theta: float, m: np.ndarray, spread: Spread, expect: str, margin:
 
 
 def seeds_needed(theta: float, spread: Spread, expect: str, margin: float) -> int | None:
-    """The fewest seeds per row (at least 2) resolving the claim with 80% if the truth is theta; None beyond MAX_SEEDS."""
+    """The fewest seeds per row (at least 2) resolving the claim with 80% if the truth is theta (None: more than
+    MAX_SEEDS)."""
     m = np.arange(2, MAX_SEEDS + 1)
     enough = np.flatnonzero(p_resolved(theta, m, spread, expect, margin) >= POWER)
     return int(m[enough[0]]) if len(enough) else None

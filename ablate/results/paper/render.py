@@ -129,8 +129,8 @@ def to_latex(layouts: list[Layout]) -> str:
         if layout.findings:
             lines += [r"\begin{itemize}"]
             for f in layout.findings:
-                lines.append(rf"\item Finding {f.number} ({latex_escape(f.text)}): \textbf{{{latex_escape(f.verdict)}}}: "
-                             + latex_escape(finding_power(f)))
+                verdict = rf"\textbf{{{latex_escape(f.verdict)}}}: {latex_escape(finding_power(f))}"
+                lines.append(rf"\item Finding {f.number} ({latex_escape(f.text)}): {verdict}")
                 for c in f.claims:
                     lines.append(rf"\\ {latex_escape(c.text)}: {latex_escape(describe(c.difference))} "
                                  rf"{latex_escape('→')} {latex_escape(c.verdict)}")

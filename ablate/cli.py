@@ -14,6 +14,7 @@ from ablate.config.compose import Composer, ConfigError
 from ablate.config.tasks import TASKS, headline_of
 from ablate.results.formats import FORMATS, write_output
 from ablate.results.rundir import INTERRUPTED, RunBusy, experiments, run_dirs
+from ablate.sweep.memory import gpu_plan
 from ablate.sweep.plan import Job, plan_runs
 from ablate.sweep.progress import Progress
 
@@ -156,6 +157,10 @@ def sweep(overrides: Overrides = None,
           launcher: Annotated[str, typer.Option(help="local (this process, or -j worker processes), or a "
                                                      "conf/launcher/ name: joblib, submitit_local, slurm. "
                                                      "Settings: hydra.launcher.KEY=VALUE.")] = "local",
+          until_resolved: Annotated[bool, typer.Option(
+              "--until-resolved", help="A paper table (experiment=paper/<table>): after the sweep, add seeds in "
+                                       "rounds until every finding resolves.")] = False,
+          max_seeds: Annotated[int, typer.Option(help="With --until-resolved: at most seeds 0..N-1 per row.")] = 20,
           results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
     """Run a grid of configs, skipping finished runs.
 
@@ -168,12 +173,21 @@ def sweep(overrides: Overrides = None,
         fail(f"-j/--jobs must be at least 1 (got {jobs})")
     results_dir = _absolute(results_dir)
     command = [*(overrides or []), *(["-j", str(jobs)] if jobs != 1 else []),
-               *(["--launcher", launcher] if launcher != LOCAL else []), *_results_option(results_dir)]
+               *(["--launcher", launcher] if launcher != LOCAL else []),
+               *(["--until-resolved", "--max-seeds", str(max_seeds)] if until_resolved else []),
+               *_results_option(results_dir)]
     overrides, settings = split_settings(overrides or [])
+    study = None
     try:
         check_launcher(launcher, settings)
+        if until_resolved:
+            from ablate.sweep.until import study_of  # loads the paper's statistics only when asked
+
+            study = study_of(overrides)
     except ConfigError as e:
         fail(str(e))
+    if until_resolved and (launcher != LOCAL or max_seeds < 2):
+        fail("--until-resolved runs on this machine (--launcher local) with --max-seeds of at least 2")
     planned = _plan(overrides, results_dir, sweep=True)
     names = sorted({str(job.resolved["name"]) for job in planned})
     from ablate.results.migrate import stale
@@ -181,36 +195,54 @@ def sweep(overrides: Overrides = None,
     if old:
         console.print(f"note: {old} runs of {', '.join(names)} were made under an older config schema and are not "
                       f"found by this plan: ablate migrate --results-dir {results_dir}")
-    done = sum(job.done for job in planned)
     say(_first_line(planned, results_dir))
+    on_gpus = gpu_plan([job.resolved for job in planned if not job.done], jobs) if launcher == LOCAL else None
+    if on_gpus:
+        say(on_gpus)
     if dry_run:
         for job in planned:
             say(f"  {'done' if job.done else 'todo'}  {job.directory.name}  {job.label}")
+        if study is not None:
+            from ablate.sweep.until import preview
+
+            preview(study, results_dir, max_seeds, say)
         return
+    statuses = _run(planned, jobs, launcher, settings, results_dir, command)
+    if study is not None and "failed" not in statuses:
+        from ablate.sweep.until import resolve
+
+        statuses += resolve(study, results_dir, max_seeds,
+                            lambda more, purpose: _run(more, jobs, LOCAL, [], results_dir, command, purpose), say)
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+    say(f"sweep finished: {counts or 'nothing to do'}.  Table: "
+        + _command("report", ["--experiment", names[0], *_results_option(results_dir)]))
+    if "failed" in statuses:
+        raise typer.Exit(1)
+
+
+def _run(planned: list[Job], jobs: int, launcher: str, settings: list[str], results: Path, command: list[str],
+         purpose: dict[Path, str] | None = None) -> list[str]:
+    """Run the jobs not done with a live view, one line per run as it ends (with what it is for); their statuses."""
     from ablate.sweep.display import SweepView, duration  # the engine loads only to run
     from ablate.sweep.launch import launch
-    from ablate.sweep.launchers import launch_hydra
+    from ablate.sweep.launchers import LOCAL, launch_hydra
 
-    progress = Progress(planned, min(jobs, max(1, len(planned) - done)))
+    progress = Progress(planned, min(jobs, max(1, sum(not job.done for job in planned))))
 
     def ended(job: Job, record: dict) -> None:
+        why = f"  for {purpose[job.directory]}" if purpose and job.directory in purpose else ""
         say(f"  {job.directory.name}  {_summary(record)}  ({duration(progress.durations[job.directory])})  "
-            f"{job.label}", fit=True)
+            f"{job.label}{why}", fit=True)
 
     try:
         with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
             if launcher == LOCAL:
                 launch(planned, progress.workers, progress, on_end=ended)
             else:
-                launch_hydra(launcher, settings, planned, results_dir, progress, jobs, on_end=ended)
+                launch_hydra(launcher, settings, planned, results, progress, jobs, on_end=ended)
     except KeyboardInterrupt:
         _interrupted(planned, progress, command)
-    statuses = [r["status"] for r in progress.ended.values()]
-    counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
-    say(f"sweep finished: {counts or 'nothing to do'}.  Table: "
-        + _command("report", ["--experiment", names[0], *_results_option(results_dir)]))
-    if "failed" in statuses:
-        raise typer.Exit(1)
+    return [r["status"] for r in progress.ended.values()]
 
 
 def _interrupted(planned: list[Job], progress: Progress, command: list[str]) -> NoReturn:
@@ -422,8 +454,6 @@ def bench(model: Annotated[str | None, typer.Option(help="A model name (default:
                                                            "torch, triton, CUDA versions).")] = None) -> None:
     """Training and inference throughput and peak memory of a whole model, per iRPE variant and attention
     backend, in one process (medians after warm-up; CUDA events on a GPU); ratios to the fastest no-RPE row."""
-    import torch
-
     from ablate.engine import bench as b
     from ablate.engine.runner import pick_device
     from ablate.models.registry import MODELS

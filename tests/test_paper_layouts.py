@@ -191,3 +191,13 @@ def test_cli_report_uses_the_paper_layout(tmp_path):
     png = runner.invoke(app, ["report", "--experiment", "paper/table1", "--format", "png",
                               "--results-dir", str(tmp_path)])
     assert png.exit_code == 2 and "--output" in png.output
+
+
+def test_gpu_proxy_records_render_beside_the_proxy(tmp_path, capsys):
+    write_runs(tmp_path, "table1", {"none": [70.0, 70.2, 69.8]})
+    write_runs(tmp_path, "table1", {"none": [88.0, 88.2, 87.9], "euc_bias": [88.5, 88.4, 88.6]}, scale="gpu_proxy")
+    text = report(tmp_path, capsys=capsys)
+    assert "## Table 1: directed vs undirected, bias vs contextual (proxy scale)" in text
+    gpu = text.split("(GPU proxy scale)")[1]
+    assert "Ours: model deit_pico_patch4_28; data fashion_mnist; 6 epochs, batch 256; seeds 0, 1, 2" in gpu
+    assert md_row(gpu, "Euclidean", "no", "bias")[3] == "88.50 ± 0.10 (3)"

@@ -64,11 +64,11 @@ def translate(images: torch.Tensor, padding: int, generator: torch.Generator | N
     """Each image of a (B, C, H, W) batch shifted by up to padding pixels each way, zero fill (pad, random crop)."""
     b, _, h, w = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, :, None]
-    cols = (dx[:, None] + torch.arange(w))[:, None, :]
-    return padded[torch.arange(b)[:, None, None], :, rows, cols].permute(0, 3, 1, 2)
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(images.device)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(images.device)
+    rows = (dy[:, None] + torch.arange(h, device=images.device))[:, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=images.device))[:, None, :]
+    return padded[torch.arange(b, device=images.device)[:, None, None], :, rows, cols].permute(0, 3, 1, 2)
 
 
 def _posterize(image: Image.Image, bits_to_keep: int, **kwargs) -> Image.Image:
@@ -100,15 +100,20 @@ def _pil_apply(transform, image: torch.Tensor) -> torch.Tensor:
 
 
 class Augment:
-    """A recipe's training augmentation for images of size (H, W): crop policy, flip, RandAugment, erasing."""
+    """A recipe's training augmentation for images of size (H, W): crop policy, flip, RandAugment, erasing.
+
+    Batches may live on any device (the in-memory loader keeps a small set on the run's GPU): the random draws
+    come from the CPU generator either way, so a run sees the same crops and flips on a GPU as on the CPU, and
+    only RandAugment (PIL) takes the images through the host.
+    """
 
     def __init__(self, size: tuple[int, int], crop: str = "none", crop_scale: tuple[float, float] = (0.08, 1.0),
                  crop_padding: int = 0, hflip: float = 0.0, randaug: str | None = None, reprob: float = 0.0,
-                 mean: tuple[float, ...] = (0.5,)):
+                 mean: tuple[float, ...] = (0.5,), device: torch.device | str = "cpu"):
         self.size, self.crop, self.crop_scale, self.crop_padding = tuple(size), crop, tuple(crop_scale), crop_padding
         self.hflip = hflip
         self.randaug = rand_augment(randaug, size, mean) if randaug else None
-        self.erasing = RandomErasing(probability=reprob, mode="pixel", device="cpu") if reprob > 0 else None
+        self.erasing = RandomErasing(probability=reprob, mode="pixel", device=str(device)) if reprob > 0 else None
 
     def pixels(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The augmented uint8 batch (B, C, H, W) of a uint8 batch (B, C, h, w) of any size."""
@@ -121,10 +126,10 @@ class Augment:
             if self.crop == "pad" and self.crop_padding:
                 images = translate(images, self.crop_padding, generator)
         if self.hflip:
-            flip = torch.rand(len(images), generator=generator) < self.hflip
+            flip = (torch.rand(len(images), generator=generator) < self.hflip).to(images.device)
             images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         if self.randaug is not None:
-            images = torch.stack([_pil_apply(self.randaug, image) for image in images])
+            images = torch.stack([_pil_apply(self.randaug, image) for image in images.cpu()]).to(images.device)
         return images
 
     def erase(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -140,7 +145,7 @@ class Normalize:
         self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1) * 255
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (pixels.float() - self.mean) / self.std
+        return (pixels.float() - self.mean.to(pixels.device)) / self.std.to(pixels.device)
 
 
 def eval_view(size: tuple[int, int], crop_pct: float | None, interpolation: str) -> v2.Transform:

@@ -2,7 +2,7 @@
 
 Every dataset module (ablate.data.registry) has build_split(data, split) -> Tensors | Encoded
 (ablate.data.sets). Splits held in memory, and encoded splits small enough to decode once (ablate.data.cache),
-go through TensorBatches; larger encoded splits stream through a DataLoader with runtime.workers processes.
+go through TensorBatches, on the run's device; larger encoded splits stream through a DataLoader with runtime.workers processes.
 Both paths apply the recipe's augmentation and the evaluation view of ablate.data.augment to every image.
 """
 from collections.abc import Iterable
@@ -51,10 +51,10 @@ def in_memory(part: Tensors | Encoded, data: DictConfig, workers: int, crops: bo
     return tensors if tensors.native or not crops else None
 
 
-def build_augment(data: DictConfig, train: DictConfig) -> Augment:
-    """The recipe's augmentation at data.img_size."""
+def build_augment(data: DictConfig, train: DictConfig, device: torch.device | str = "cpu") -> Augment:
+    """The recipe's augmentation at data.img_size, for batches on `device`."""
     return Augment(image_size(data.img_size), train.crop, train.crop_scale, train.crop_padding, train.hflip,
-                   train.randaug, train.reprob, data.mean)
+                   train.randaug, train.reprob, data.mean, device)
 
 
 def streamed_train_loader(part: Encoded, data: DictConfig, train: DictConfig, workers: int) -> DataLoader:
@@ -64,32 +64,38 @@ def streamed_train_loader(part: Encoded, data: DictConfig, train: DictConfig, wo
                       pin_memory=torch.cuda.is_available())
 
 
-def build_train_loader(part: Tensors | Encoded, data: DictConfig, train: DictConfig, workers: int) -> Iterable:
-    """Shuffled, augmented training batches of a split; order and augmentation follow torch's global RNG."""
+def build_train_loader(part: Tensors | Encoded, data: DictConfig, train: DictConfig, workers: int,
+                       device: torch.device | str = "cpu") -> Iterable:
+    """Shuffled, augmented training batches of a split (in memory: on `device`); order and augmentation follow
+    torch's global RNG."""
     tensors = in_memory(part, data, workers, crops=train.crop == "rrc")
     if tensors is None:
         return streamed_train_loader(part, data, train, workers)
     return TensorBatches(tensors.images, tensors.labels, train.batch_size, data.mean, data.std, shuffle=True,
-                         drop_last=True, augment=build_augment(data, train))
+                         drop_last=True, augment=build_augment(data, train, device), device=device)
 
 
-def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int) -> Iterable:
-    """Validation batches in order, through the evaluation view: nothing cut away unless eval.crop_pct asks."""
+def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int,
+                     device: torch.device | str = "cpu") -> Iterable:
+    """Validation batches in order, through the evaluation view: nothing cut away unless eval.crop_pct asks;
+    an in-memory split lives on `device`."""
     part = open_split(data, "val")
     view = eval_view(image_size(data.img_size), evaluation.crop_pct, evaluation.interpolation)
     tensors = in_memory(part, data, workers, crops=evaluation.crop_pct is not None)
     if tensors is not None:
         images = torch.cat([view(chunk) for chunk in tensors.images.split(VIEW_CHUNK)])
-        return TensorBatches(images, tensors.labels, evaluation.batch_size, data.mean, data.std)
+        return TensorBatches(images, tensors.labels, evaluation.batch_size, data.mean, data.std, device=device)
     return DataLoader(EvalSamples(part.samples, view, Normalize(data.mean, data.std)),
                       batch_size=evaluation.batch_size, num_workers=workers, pin_memory=torch.cuda.is_available())
 
 
-def build_loaders(data: DictConfig, train: DictConfig, evaluation: DictConfig, workers: int) -> Loaders:
-    """Train and val batches, and the class count (data.num_classes, or the train split's when unset)."""
+def build_loaders(data: DictConfig, train: DictConfig, evaluation: DictConfig, workers: int,
+                  device: torch.device | str = "cpu") -> Loaders:
+    """Train and val batches (in-memory splits on `device`), and the class count (data.num_classes, or the
+    train split's when unset)."""
     part = open_split(data, "train")
     if data.num_classes is not None and data.num_classes != part.num_classes:
         raise ValueError(f"data.num_classes={data.num_classes} but the {data.name} train split at {data.root} has "
                          f"{part.num_classes} classes")
-    return Loaders(build_train_loader(part, data, train, workers), build_val_loader(data, evaluation, workers),
-                   part.num_classes)
+    return Loaders(build_train_loader(part, data, train, workers, device),
+                   build_val_loader(data, evaluation, workers, device), part.num_classes)

@@ -1,7 +1,21 @@
 """What this machine offers a run (torch-free, so launchers can size their workers before anything loads)."""
 import os
+from pathlib import Path
+
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # one entry per GPU the NVIDIA driver sees
+PLACED = ("auto", "cuda")  # runtime.device values that let a launcher choose the GPU (cuda:N names one)
 
 
 def cpu_count() -> int:
     """Cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def gpu_ids() -> list[str]:
+    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES names them (indices or UUIDs); [] without one."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [v.strip() for v in visible.split(",") if v.strip()]
+        return [] if not ids or ids[0].startswith("-") else ids
+    return [str(i) for i in range(len(list(NVIDIA_GPUS.iterdir())))] if NVIDIA_GPUS.is_dir() else []
+

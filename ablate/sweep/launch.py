@@ -1,18 +1,24 @@
 """Run a sweep's jobs on this machine: one at a time in this process, or N at once in worker processes.
 
+Worker processes share the cores (cores / N threads each) and, for runs that go to a GPU
+(runtime.device auto or cuda), the GPUs: worker slot i runs on GPU i mod the number of GPUs, through
+CUDA_VISIBLE_DEVICES, so -j 8 on a one-GPU machine runs 8 small runs side by side on it.
+
 Records on disk are the source of truth: each job's outcome is read from its run directory when it
 ends (RunDir.settle), which records a failed run itself only when a worker died without writing one.
 Ctrl-C stops every run at once: workers run in their own sessions, so the terminal's SIGINT reaches
 this process only, which passes it on to each worker once; each keeps its last finished epoch.
 """
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from queue import SimpleQueue
 
-from ablate.engine.resources import cpu_count
+from ablate.engine.resources import PLACED, cpu_count, gpu_ids
 from ablate.engine.runner import execute
 from ablate.results.rundir import BUSY, INTERRUPTED, RunBusy
 from ablate.sweep.plan import Job
@@ -33,18 +39,19 @@ class Workers:
     def __init__(self, threads: int):
         self.threads, self.live, self.lock, self.stopping = threads, set(), threading.Lock(), threading.Event()
 
-    def run(self, job: Job) -> dict:
-        """Run the job in a worker process and return its outcome, read from its run directory."""
+    def run(self, job: Job, gpu: str | None) -> dict:
+        """Run the job in a worker process (on `gpu` if given) and return its outcome, read from its run directory."""
         config = json.loads(json.dumps(job.resolved))
         config["runtime"]["threads"] = self.threads  # not part of the identity: the directory stays the same
         payload = json.dumps({"config": config, "directory": str(job.directory), "overrides": job.overrides})
+        env = None if gpu is None else {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
         since = job.run.stamp()
         with self.lock:
             if self.stopping.is_set():
                 return {"status": INTERRUPTED, "error": "not started"}
             proc = subprocess.Popen([sys.executable, "-m", "ablate.sweep.worker"], stdin=subprocess.PIPE,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                    start_new_session=True)
+                                    start_new_session=True, env=env)
             self.live.add(proc)
         try:
             _, stderr = proc.communicate(payload)
@@ -67,14 +74,30 @@ class Workers:
                 proc.send_signal(signal.SIGINT)
 
 
+def _gpu_of(job: Job, slot: int, gpus: list[str]) -> str | None:
+    """The GPU a worker slot runs this job on; None for a CPU run or a device the config names (cuda:N)."""
+    if not gpus or job.resolved["runtime"]["device"] not in PLACED:
+        return None
+    return gpus[slot % len(gpus)]
+
+
 def launch(jobs: list[Job], workers: int, progress: Progress, on_end=None) -> None:
-    """Run every job not yet done; N > 1 workers run N processes with cores/N threads each."""
+    """Run every job not yet done; N > 1 workers run N processes with cores/N threads each, spread over the GPUs."""
     todo = [job for job in jobs if not job.done]
-    pool = Workers(max(1, cpu_count() // workers))
+    pool, gpus, slots = Workers(max(1, cpu_count() // workers)), gpu_ids(), SimpleQueue()
+    for slot in range(workers):
+        slots.put(slot)
+
+    def in_a_slot(job: Job) -> dict:
+        slot = slots.get()
+        try:
+            return pool.run(job, _gpu_of(job, slot, gpus))
+        finally:
+            slots.put(slot)
 
     def one(job: Job) -> None:
         progress.start(job)
-        record = _in_process(job) if workers == 1 else pool.run(job)
+        record = _in_process(job) if workers == 1 else in_a_slot(job)
         progress.end(job, record)
         if on_end is not None and record["status"] != INTERRUPTED:
             on_end(job, record)

@@ -4,7 +4,7 @@ from html import escape
 
 from ablate.results.paper.figure import to_png
 from ablate.results.paper.layout import Layout
-from ablate.results.paper.render import describe, margin_note, notes, title
+from ablate.results.paper.render import describe, finding_power, margin_note, notes, power_text, title
 
 _STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{padding:3px 8px;text-align:right}
@@ -24,9 +24,11 @@ def _table(layout: Layout) -> str:
 def _findings(layout: Layout) -> str:
     items = []
     for f in layout.findings:
-        claims = "".join(f"<li>{escape(c.text)}: {escape(describe(c.difference))} → {escape(c.verdict)}</li>"
+        claims = "".join(f"<li>{escape(c.text)}: {escape(describe(c.difference))} → {escape(c.verdict)}"
+                         + (f'<br><span class="notes">{escape(power_text(c))}</span>' if c.power else "") + "</li>"
                          for c in f.claims)
-        items.append(f"<li>Finding {f.number} ({escape(f.text)}): <b>{escape(f.verdict)}</b><ul>{claims}</ul></li>")
+        items.append(f"<li>Finding {f.number} ({escape(f.text)}): <b>{escape(f.verdict)}</b>: "
+                     f"{escape(finding_power(f))}<ul>{claims}</ul></li>")
     note = f'<p class="notes">{escape(margin_note(layout.margin))}</p>'
     return f"<ul>{''.join(items)}</ul>{note}" if items else ""
 

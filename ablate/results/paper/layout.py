@@ -8,8 +8,9 @@ a seed does not borrow the other rows' seed effects. Rows without runs stay blan
 from dataclasses import dataclass, replace
 from statistics import fmean
 
-from ablate.results.paper.reference import Reference, Row, metric_styles
-from ablate.results.paper.stats import Difference, Summary, overall, summarize, verdict, welch
+from ablate.results.paper.power import Power, claim_power
+from ablate.results.paper.reference import Claim, Reference, Row, metric_styles
+from ablate.results.paper.stats import NOT_RESOLVED, Difference, Summary, overall, summarize, verdict, welch
 
 BLANK = ""
 NA = "n/a"
@@ -17,11 +18,13 @@ NA = "n/a"
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """One claim tested: what it compares, the measured difference and its verdict."""
+    """One claim tested: what it compares, the measured difference, its verdict and its power."""
 
+    claim: Claim
     text: str
     difference: Difference | None
     verdict: str
+    power: Power | None  # None below two common seeds
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,20 @@ class FindingResult:
     text: str
     claims: tuple[ClaimResult, ...]
     verdict: str
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the verdict is settled (holds, reversed or mixed)."""
+        return self.verdict != NOT_RESOLVED
+
+    def open_claims(self) -> tuple[ClaimResult, ...]:
+        """The claims not resolved yet."""
+        return tuple(c for c in self.claims if c.verdict == NOT_RESOLVED)
+
+    @property
+    def seeds(self) -> int:
+        """Seeds per row the finding was tested with (the most any claim had)."""
+        return max((c.difference.n_a // len(c.claim.a) if c.difference else 0) for c in self.claims)
 
 
 @dataclass(frozen=True)
@@ -145,14 +162,37 @@ def _claim_text(a: tuple[str, ...], b: tuple[str, ...], expect: str) -> str:
     return f"{name(a)} {'>' if expect == 'greater' else '='} {name(b)}"
 
 
-def scaled_margin(reference: Reference, shown: dict) -> float:
-    """The paper's "equal" margin at our level: times our baseline's mean over the paper's (at most 1), so
-    0.5 of DETR's 39.5 AP stays about 1% of a proxy's AP. Unscaled while the baseline has no runs."""
+def level_factor(reference: Reference, shown: dict) -> float:
+    """From the paper's level to ours: our baseline's mean over the paper's (at most 1), so the "equal" margin
+    0.5 of DETR's 39.5 AP stays about 1% of a proxy's AP. 1 while the baseline has no runs."""
     ours = list(shown.get(reference.baseline, {}).get(reference.delta, {}).values())
     paper = reference.row(reference.baseline).paper.get(reference.delta)
     if not ours or not isinstance(paper, (int, float)) or paper <= 0:
-        return reference.margin
-    return reference.margin * min(1.0, max(0.0, fmean(ours)) / paper)
+        return 1.0
+    return min(1.0, max(0.0, fmean(ours)) / paper)
+
+
+def paper_effect(reference: Reference, claim: Claim) -> float | None:
+    """The paper's difference of the claim's two sides (means of their rows); None where a number is missing."""
+    sides = []
+    for keys in (claim.a, claim.b):
+        values = [reference.row(k).paper.get(reference.delta) for k in keys]
+        if not all(isinstance(v, (int, float)) for v in values):
+            return None
+        sides.append(fmean(values))
+    return sides[0] - sides[1]
+
+
+def check_claim(reference: Reference, shown: dict, claim: Claim, factor: float) -> ClaimResult:
+    """One claim on the seeds its rows have in common: difference, verdict (margin scaled by factor), power."""
+    delta, margin = reference.delta, reference.margin * factor
+    d = compare(shown, claim.a, claim.b, delta)
+    seeds = _common_seeds(shown, (*claim.a, *claim.b), delta)
+    effect = paper_effect(reference, claim)
+    power = claim_power(_on_common_seeds(shown, claim.a, delta, seeds), _on_common_seeds(shown, claim.b, delta, seeds),
+                        len(claim.a), len(claim.b), len(seeds), claim.expect, margin,
+                        None if effect is None else effect * factor)
+    return ClaimResult(claim, _claim_text(claim.a, claim.b, claim.expect), d, verdict(d, claim.expect, margin), power)
 
 
 def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, dict[int, float]]],
@@ -165,11 +205,8 @@ def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, d
                        compare(shown, (row.key,), (row.vs,), delta) if row.vs else None,
                        paper_delta(reference, row))
                   for row in reference.rows)
-    margin, findings = scaled_margin(reference, shown), []
+    factor, findings = level_factor(reference, shown), []
     for f in reference.findings:
-        claims = []
-        for c in f.claims:
-            d = compare(shown, c.a, c.b, delta)
-            claims.append(ClaimResult(_claim_text(c.a, c.b, c.expect), d, verdict(d, c.expect, margin)))
-        findings.append(FindingResult(f.number, f.text, tuple(claims), overall([c.verdict for c in claims])))
-    return Layout(reference, scale, setting, lines, tuple(findings), margin)
+        claims = tuple(check_claim(reference, shown, c, factor) for c in f.claims)
+        findings.append(FindingResult(f.number, f.text, claims, overall([c.verdict for c in claims])))
+    return Layout(reference, scale, setting, lines, tuple(findings), reference.margin * factor)

@@ -1,7 +1,8 @@
 """The paper's tables as data: rows, printed numbers and findings, read from reference/<table>.yaml.
 
 Each row names the run config that reproduces it (conf/experiment/paper/row/<run>.yaml), either one
-name for every scale or one per scale; a scale without a name has no run for that row.
+name for every scale of its table or one per scale; a scale without a name has no run for that row.
+A table runs at every scale unless it lists its own (`scales:`; Table 6 has no GPU proxy).
 """
 from dataclasses import dataclass
 from functools import cache
@@ -9,11 +10,11 @@ from importlib import resources
 
 import yaml
 
-SCALES = ("proxy", "paper")
+SCALES = ("proxy", "gpu_proxy", "paper")
 TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "buckets", "rope_vit")
 EXPECT = ("greater", "equal")
 _ROW_KEYS = {"key", "run", "vs", "paper", "paper_std"}
-_TABLE_KEYS = {"title", "setting", "columns", "metrics", "delta", "baseline", "margin", "rows", "findings",
+_TABLE_KEYS = {"title", "setting", "columns", "metrics", "delta", "baseline", "margin", "scales", "rows", "findings",
                "record_metrics"}
 
 
@@ -94,12 +95,12 @@ def metric_styles() -> dict[str, MetricStyle]:
             for name, s in _read("metrics.yaml").items()}
 
 
-def _row(table: str, raw: dict, columns: tuple[str, ...], baseline: str) -> Row:
+def _row(table: str, raw: dict, columns: tuple[str, ...], baseline: str, scales: tuple[str, ...]) -> Row:
     unknown = set(raw) - _ROW_KEYS - set(columns)
     if unknown:
         raise ValueError(f"reference {table}: row {raw} has unknown keys {sorted(unknown)}")
     run = raw["run"]
-    runs = {scale: run for scale in SCALES} if isinstance(run, str) else dict(run)
+    runs = {scale: run for scale in scales} if isinstance(run, str) else dict(run)
     key = raw.get("key", run if isinstance(run, str) else None)
     if key is None:
         raise ValueError(f"reference {table}: a row with per-scale runs needs a key: {raw}")
@@ -118,7 +119,10 @@ def load_reference(table: str) -> Reference:
     if unknown:
         raise ValueError(f"reference {table}: unknown keys {sorted(unknown)}")
     columns = tuple(str(c) for c in raw["columns"])
-    rows = tuple(_row(table, r, columns, raw["baseline"]) for r in raw["rows"])
+    scales = tuple(raw.get("scales", SCALES))
+    if set(scales) - set(SCALES):
+        raise ValueError(f"reference {table}: unknown scales {sorted(set(scales) - set(SCALES))}")
+    rows = tuple(_row(table, r, columns, raw["baseline"], scales) for r in raw["rows"])
     keys = [r.key for r in rows]
     findings = tuple(Finding(int(f["id"]), f["text"],
                              tuple(Claim(tuple(c["a"]), tuple(c["b"]), c["expect"]) for c in f["claims"]))

@@ -8,11 +8,12 @@ import json
 
 from tabulate import tabulate
 
-from ablate.results.paper.layout import FindingResult, Layout, NA
+from ablate.results.paper.layout import ClaimResult, FindingResult, Layout, NA
+from ablate.results.paper.power import MAX_SEEDS, POWER
 from ablate.results.paper.reference import metric_styles
 from ablate.results.paper.stats import Difference
 
-SCALE_NAMES = {"proxy": "proxy scale", "paper": "paper scale"}
+SCALE_NAMES = {"proxy": "proxy scale", "gpu_proxy": "GPU proxy scale", "paper": "paper scale"}
 
 
 def _num(x: float | None, digits: int = 2) -> str:
@@ -31,17 +32,52 @@ def describe(d: Difference | None) -> str:
 
 
 def margin_note(margin: float) -> str:
-    """How the findings' verdicts were decided, with the "equal" margin the table was tested with."""
+    """How the findings' verdicts were decided, with the "equal" margin the table was tested with, and
+    how their power was planned."""
     return (f"\">\" holds when the 95% interval is above 0; \"=\" holds when the 90% interval lies within "
-            f"±{margin:.2g} points (the table's margin times our baseline over the paper's, at most 1).")
+            f"±{margin:.2g} points (the table's margin times our baseline over the paper's, at most 1). "
+            f"Power: the chance of a resolved verdict, {POWER:.0%}, from each side's spread over its seeds "
+            "(Welch); the paper's difference is taken at our level (times the same factor), an \"=\" claim's as 0.")
+
+
+def _about(n: int | None) -> str:
+    return f"more than {MAX_SEEDS:,}" if n is None else f"about {n}"
+
+
+def power_text(c: ClaimResult) -> str:
+    """What the claim's seeds resolve and how many it would take; empty below two common seeds."""
+    p = c.power
+    if p is None:
+        return ""
+    if c.claim.expect == "equal":
+        now = f"with {p.n} seeds per row equality shows within ±{p.resolvable:.2f} ({POWER:.0%} power)"
+        paper = f"the paper's equality needs {_about(p.n_paper)} seeds per row"
+    else:
+        now = f"with {p.n} seeds per row it resolves differences of ±{p.resolvable:.2f} ({POWER:.0%} power)"
+        paper = ("the paper prints no difference" if p.paper is None
+                 else f"the paper's {_num(p.paper)} needs {_about(p.n_paper)} seeds per row")
+    return f"power: {now}; {paper}, the observed {_num(p.observed)} {_about(p.n_observed)}"
+
+
+def finding_power(f: FindingResult) -> str:
+    """Beside a finding's verdict: the seeds it was resolved with, or about how many it needs."""
+    if f.resolved:
+        return f"resolved with {f.seeds} seeds per row"
+    powers = [c.power for c in f.open_claims()]
+    if any(p is None for p in powers):
+        return "needs two seeds per row common to its rows before its spread is known"
+    needs = [p.to_reproduce for p in powers]
+    return f"needs {_about(None if None in needs else max(needs))} seeds per row"
 
 
 def finding_lines(findings: tuple[FindingResult, ...], margin: float) -> list[str]:
-    """One line per finding with its verdict, then one indented line per claim."""
+    """One line per finding with its verdict and power, then one indented line per claim with its own."""
     lines = []
     for f in findings:
-        lines.append(f"- Finding {f.number} ({f.text}): **{f.verdict}**")
-        lines += [f"  - {c.text}: {describe(c.difference)} → {c.verdict}" for c in f.claims]
+        lines.append(f"- Finding {f.number} ({f.text}): **{f.verdict}**: {finding_power(f)}")
+        for c in f.claims:
+            lines.append(f"  - {c.text}: {describe(c.difference)} → {c.verdict}")
+            lines += [f"    - {power_text(c)}"] if c.power else []
     if findings:
         lines.append(f"  ({margin_note(margin)})")
     return lines
@@ -93,9 +129,12 @@ def to_latex(layouts: list[Layout]) -> str:
         if layout.findings:
             lines += [r"\begin{itemize}"]
             for f in layout.findings:
-                lines.append(rf"\item Finding {f.number} ({latex_escape(f.text)}): \textbf{{{latex_escape(f.verdict)}}}")
-                lines += [rf"\\ {latex_escape(c.text)}: {latex_escape(describe(c.difference))} "
-                          rf"{latex_escape('→')} {latex_escape(c.verdict)}" for c in f.claims]
+                verdict = rf"\textbf{{{latex_escape(f.verdict)}}}: {latex_escape(finding_power(f))}"
+                lines.append(rf"\item Finding {f.number} ({latex_escape(f.text)}): {verdict}")
+                for c in f.claims:
+                    lines.append(rf"\\ {latex_escape(c.text)}: {latex_escape(describe(c.difference))} "
+                                 rf"{latex_escape('→')} {latex_escape(c.verdict)}")
+                    lines += [rf"\\ \quad {latex_escape(power_text(c))}"] if c.power else []
             lines += [r"\end{itemize}", latex_escape(margin_note(layout.margin))]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
@@ -136,10 +175,14 @@ def to_json(layouts: list[Layout]) -> str:
     """Numbers and findings of every table, as one JSON document."""
     doc = []
     for layout in layouts:
-        findings = [{"finding": f.number, "text": f.text, "verdict": f.verdict,
+        findings = [{"finding": f.number, "text": f.text, "verdict": f.verdict, "power": finding_power(f),
                      "claims": [{"claim": c.text, "verdict": c.verdict,
                                  **({k: getattr(c.difference, k) for k in ("diff", "se", "low", "high", "p", "n_a",
-                                                                             "n_b")} if c.difference else {})}
+                                                                             "n_b")} if c.difference else {}),
+                                 "power": None if c.power is None else {
+                                     "seeds_per_row": c.power.n, "resolvable": c.power.resolvable,
+                                     "paper_effect": c.power.paper, "seeds_for_paper": c.power.n_paper,
+                                     "observed": c.power.observed, "seeds_for_observed": c.power.n_observed}}
                                 for c in f.claims]} for f in layout.findings]
         doc.append({"table": layout.reference.name, "title": layout.reference.title, "scale": layout.scale,
                     "setting": layout.setting, "metric_labels": {m: metric_styles()[m].label

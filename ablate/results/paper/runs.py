@@ -16,7 +16,7 @@ from ablate.results.records import config_hashes
 from ablate.results.report import load_records, warn
 from ablate.config.compose import Composer
 
-RECORD_NAMES = {"proxy": "paper_proxy", "paper": "paper_full"}  # each scale's `name`: results/<name>/
+RECORD_NAMES = {"proxy": "paper_proxy", "gpu_proxy": "paper_gpu_proxy", "paper": "paper_full"}  # results/<name>/
 
 
 def row_overrides(table: str, scale: str, run: str) -> list[str]:
@@ -44,13 +44,15 @@ def load_scale(results: Path, scale: str) -> pd.DataFrame:
     return frame[frame["status"] == "completed"]
 
 
-def row_values(reference: Reference, scale: str, frame: pd.DataFrame) -> dict[str, dict[str, dict[int, float]]]:
-    """Row key -> metric -> seed -> value, over completed runs (missing or NaN metrics are left out)."""
+def row_values(reference: Reference, scale: str, frame: pd.DataFrame,
+               hashes: dict[str, str] | None = None) -> dict[str, dict[str, dict[int, float]]]:
+    """Row key -> metric -> seed -> value, over completed runs (missing or NaN metrics are left out); a row's
+    runs are those of its seed-free config hash (default: the row as the table defines it, row_hashes)."""
     out: dict[str, dict[str, dict[int, float]]] = {row.key: {m: {} for m in reference.metrics}
                                                    for row in reference.rows}
     if frame.empty:
         return out
-    for key, group_hash in row_hashes(reference.name, scale).items():
+    for key, group_hash in (row_hashes(reference.name, scale) if hashes is None else hashes).items():
         runs = frame[frame["group_hash"] == group_hash]
         for metric in reference.metrics:
             column = reference.record_metric(scale, metric)

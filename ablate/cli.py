@@ -230,9 +230,9 @@ def _run(planned: list[Job], jobs: int, launcher: str, settings: list[str], resu
     progress = Progress(planned, min(jobs, max(1, sum(not job.done for job in planned))))
 
     def ended(job: Job, record: dict) -> None:
-        why = f"  for {purpose[job.directory]}" if purpose and job.directory in purpose else ""
+        why = f"for {purpose[job.directory]}  " if purpose and job.directory in purpose else ""
         say(f"  {job.directory.name}  {_summary(record)}  ({duration(progress.durations[job.directory])})  "
-            f"{job.label}{why}", fit=True)
+            f"{why}{job.label}", fit=True)
 
     try:
         with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):

@@ -39,28 +39,38 @@ def test_gpu_ids_follow_cuda_visible_devices_or_the_driver(monkeypatch, tmp_path
 
 
 class FakeWorkers:
-    """subprocess.run for worker processes: writes the run's record after a moment, noting its GPU."""
+    """subprocess.Popen for worker processes: writes the run's record after a moment, noting its GPU."""
 
     def __init__(self):
         self.lock, self.active, self.most, self.seen = threading.Lock(), {}, {}, []
-        self.real = subprocess.run
+        self.real = subprocess.Popen
 
-    def __call__(self, args, input=None, env=None, **kwargs):
+    def __call__(self, args, env=None, **kwargs):
         if args[:3] != [sys.executable, "-m", "ablate.sweep.worker"]:  # e.g. git describe for provenance
-            return self.real(args, input=input, env=env, **kwargs)
-        job = json.loads(input)
-        gpu = None if env is None else env["CUDA_VISIBLE_DEVICES"]
-        with self.lock:
-            self.seen.append(gpu)
-            self.active[gpu] = self.active.get(gpu, 0) + 1
-            self.most[gpu] = max(self.most.get(gpu, 0), self.active[gpu])
+            return self.real(args, env=env, **kwargs)
+        return FakeWorker(self, None if env is None else env["CUDA_VISIBLE_DEVICES"])
+
+
+class FakeWorker:
+    """One fake worker process: its job arrives on stdin, as the real worker's does."""
+
+    def __init__(self, workers: FakeWorkers, gpu: str | None):
+        self.workers, self.gpu, self.returncode = workers, gpu, None
+
+    def communicate(self, payload: str) -> tuple[str, str]:
+        job, workers, gpu = json.loads(payload), self.workers, self.gpu
+        with workers.lock:
+            workers.seen.append(gpu)
+            workers.active[gpu] = workers.active.get(gpu, 0) + 1
+            workers.most[gpu] = max(workers.most.get(gpu, 0), workers.active[gpu])
         time.sleep(0.3)
         run = RunDir(job["directory"])
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_record(new_record(job["config"], run.name, job["overrides"], "completed", None, {"top1": 1.0}))
-        with self.lock:
-            self.active[gpu] -= 1
-        return subprocess.CompletedProcess(args, 0, stderr="")
+        with workers.lock:
+            workers.active[gpu] -= 1
+        self.returncode = 0
+        return "", ""
 
 
 @pytest.mark.parametrize("gpus, workers, device, most", [
@@ -71,7 +81,7 @@ class FakeWorkers:
 def test_worker_slots_share_the_gpus(monkeypatch, results, gpus, workers, device, most):
     fake = FakeWorkers()
     monkeypatch.setattr(ablate.sweep.launch, "gpu_ids", lambda: gpus)
-    monkeypatch.setattr(ablate.sweep.launch.subprocess, "run", fake)
+    monkeypatch.setattr(ablate.sweep.launch.subprocess, "Popen", fake)
     jobs = plan_runs([*FAST, "rpe=none", "seed=0,1,2,3,4,5", f"runtime.device={device}"], results)
     progress = Progress(jobs, workers)
     launch(jobs, workers, progress)
@@ -83,7 +93,7 @@ def _saved_bytes(cfg) -> tuple[int, int]:
     """Bytes of the tensors autograd keeps for backward in one training forward, and the parameter count."""
     from ablate.engine.model import build_model
 
-    model = build_model(cfg.model, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
+    model = build_model(cfg.model, cfg.pe, cfg.rpe, cfg.data.num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
     weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
     storages = {}
 

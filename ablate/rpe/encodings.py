@@ -28,16 +28,20 @@ class EncodingSpec:
     options: dict = field(default_factory=dict)  # option -> default (pe.<option> left null takes it)
     with_irpe: bool = True  # whether it combines with iRPE (the rpe group)
     head_dim_multiple: int = 1  # head_dim must be a multiple of this (rotations pair channels per axis)
+    pair_terms: bool = True  # adds a term per (query, key) pair, so SDPA keeps an N x N mask (GPU memory plan)
 
 
 ENCODINGS: Registry[EncodingSpec] = Registry("position encoding")
-ENCODINGS.register("none", EncodingSpec("ablate.rpe.encoding", "no encoding besides the absolute one and iRPE"))
+ENCODINGS.register("none", EncodingSpec("ablate.rpe.encoding", "no encoding besides the absolute one and iRPE",
+                                        pair_terms=False))
 ENCODINGS.register("rope_axial", EncodingSpec(
     "ablate.rpe.rope", "2D RoPE, axial: half the channel pairs rotate by x, half by y, fixed frequencies "
-    "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 100.0}, head_dim_multiple=4))
+    "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 100.0}, head_dim_multiple=4,
+    pair_terms=False))
 ENCODINGS.register("rope_mixed", EncodingSpec(
     "ablate.rpe.rope", "2D RoPE-Mixed: every pair rotates by a learned mix of x and y, per head and layer "
-    "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 10.0}, head_dim_multiple=4))
+    "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 10.0}, head_dim_multiple=4,
+    pair_terms=False))
 ENCODINGS.register("bias_table", EncodingSpec(
     "ablate.rpe.bias_table", "a learned bias per head for each relative offset, (2H-1)(2W-1) entries plus "
     "three for prefix tokens (Swin, BEiT); one table per layer, or shared by all", options={"shared": False}))
@@ -45,7 +49,7 @@ ENCODINGS.register("alibi", EncodingSpec(
     "ablate.rpe.alibi", "2D ALiBi: minus a fixed per-head slope times the Euclidean patch distance (CROMA)"))
 ENCODINGS.register("peg", EncodingSpec(
     "ablate.rpe.peg", "PEG (CPVT): a 3x3 depthwise convolution over the patch grid, added back, after the "
-    "given blocks", models=("deit",), options={"blocks": [0]}))
+    "given blocks", models=("deit",), options={"blocks": [0]}, pair_terms=False))
 ENCODINGS.register("shaw", EncodingSpec(
     "ablate.rpe.baselines", "Shaw et al.'s RPE as the paper adapted it: contextual product iRPE on K and V, clip "
     "index, shared (Table 5)", models=("deit",), with_irpe=False))

@@ -7,14 +7,18 @@ channel (measured: 16.7 on deit_pico and deit_tiny, whose plain attention is fus
 matrix), plus 5 per head and token pair with an RPE (its attention is not fused: measured 2.6 for
 contextual iRPE on K and 5.2 on Q, K and V on deit_pico, 2.4 on Q, K, V on deit_tiny at 224px, where
 the bucket tables are smaller than N x N). Measured on the CPU as the bytes of the tensors autograd
-saves (tests/test_memory.py); the x1.2 leaves room for the caching allocator's rounding. The CUDA
+saves (tests/test_gpu_sharing.py); the x1.2 leaves room for the caching allocator's rounding. The CUDA
 context of a process is assumed to be 0.5 GiB (a typical figure for CUDA 12 with lazy module loading,
-not measured here). The data stay on the host: an in-memory dataset costs no GPU memory.
+not measured here). Encodings that add a term per token pair (ablate.rpe.encodings: pair_terms) count as
+RPE; rotary ones and PEG do not. An in-memory dataset also lives on the GPU, not counted here: 55 MiB for
+all of Fashion-MNIST, small beside the CUDA context.
 """
 from dataclasses import dataclass
 
+from ablate.data.options import image_size
 from ablate.engine.resources import PLACED, gpu_ids
 from ablate.models.registry import MODELS
+from ablate.rpe.encodings import ENCODINGS
 
 CUDA_CONTEXT = 512 * 2 ** 20  # bytes, assumed
 STATE_BYTES = 16  # per parameter: fp32 weights, gradients, AdamW exp_avg and exp_avg_sq
@@ -42,7 +46,8 @@ def parameters(arch: dict, num_classes: int, learned_pos: bool) -> int:
     """A ViT's parameter count from its dimensions (iRPE's bucket tables, at most a tenth of a small model's,
     left out)."""
     d, depth, patch = arch["embed_dim"], arch["depth"], arch["patch_size"]
-    tokens = (arch["img_size"] // patch) ** 2 + 1
+    height, width = image_size(arch["img_size"])
+    tokens = (height // patch) * (width // patch) + 1
     hidden = int(d * arch["mlp_ratio"])
     block = 4 * d * d + 4 * d + 2 * d * hidden + hidden + d + 4 * d  # qkv + proj, fc1 + fc2, two norms
     return (depth * block + patch * patch * arch.get("in_chans", 3) * d + d + d  # blocks, patch embed, class token
@@ -56,11 +61,12 @@ def run_memory(config: dict) -> RunMemory | None:
         return None
     arch = MODELS[name]
     d, depth, heads = arch["embed_dim"], arch["depth"], arch["num_heads"]
-    tokens = (config["data"]["img_size"] // arch["patch_size"]) ** 2 + 1
-    unfused = config["rpe"]["method"] != "none" or "rpe" in arch or config["model"].get("baseline") is not None
+    height, width = image_size(config["data"]["img_size"])
+    tokens = (height // arch["patch_size"]) * (width // arch["patch_size"]) + 1
+    unfused = config["rpe"]["method"] != "none" or "rpe" in arch or ENCODINGS[config["pe"]["name"]].pair_terms
     floats = TOKEN_FLOATS * tokens * d + (PAIR_FLOATS * heads * tokens ** 2 if unfused else 0)
     params = parameters({**arch, "img_size": config["data"]["img_size"]}, config["data"]["num_classes"],
-                        config["model"].get("abs_pos") == "learned")
+                        config["pe"]["absolute"] == "learned")
     return RunMemory(CUDA_CONTEXT, STATE_BYTES * params,
                      int(SLACK * 4 * floats * depth * config["train"]["batch_size"]), config["train"]["batch_size"])
 

@@ -4,7 +4,7 @@ Each row names the run config that reproduces it (conf/experiment/paper/row/<run
 name for every scale of its table or one per scale; a scale without a name has no run for that row.
 A table runs at every scale unless it lists its own (`scales:`; Table 6 has no GPU proxy).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -72,7 +72,7 @@ class Reference:
     margin: float  # equivalence margin of "equal" claims, in points of the delta metric at the paper's level
     rows: tuple[Row, ...]
     findings: tuple[Finding, ...]
-    record_metrics: dict[str, dict[str, str]]  # scale -> shown metric -> the record's metric, where they differ
+    record_metrics: dict[str, dict[str, str]] = field(default_factory=dict)  # scale -> shown metric -> the record's metric, where they differ
 
     def row(self, key: str) -> Row:
         """The row called key."""

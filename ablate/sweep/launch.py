@@ -39,7 +39,7 @@ class Workers:
     def __init__(self, threads: int):
         self.threads, self.live, self.lock, self.stopping = threads, set(), threading.Lock(), threading.Event()
 
-    def run(self, job: Job, gpu: str | None) -> dict:
+    def run(self, job: Job, gpu: str | None = None) -> dict:
         """Run the job in a worker process (on `gpu` if given) and return its outcome, read from its run directory."""
         config = json.loads(json.dumps(job.resolved))
         config["runtime"]["threads"] = self.threads  # not part of the identity: the directory stays the same

@@ -214,8 +214,9 @@ def sweep(overrides: Overrides = None,
         statuses += resolve(study, results_dir, max_seeds,
                             lambda more, purpose: _run(more, jobs, LOCAL, [], results_dir, command, purpose), say)
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+    tables = [o.split("=", 1)[1] for o in overrides if o.startswith("experiment=paper/")]  # the paper's layout
     say(f"sweep finished: {counts or 'nothing to do'}.  Table: "
-        + _command("report", ["--experiment", names[0], *_results_option(results_dir)]))
+        + _command("report", ["--experiment", (tables or names)[0], *_results_option(results_dir)]))
     if "failed" in statuses:
         raise typer.Exit(1)
 

@@ -87,6 +87,7 @@ def test_seeds_are_added_to_the_open_findings_rows_until_it_resolves(cli, result
     assert "finding 2: holds: resolved with 12 seeds per row" in out and out.count("every finding resolved.") == 1
     assert seeds_on_disk(results) == {"none": list(range(12)), "euc_bias": list(range(12)), "euc_ctx": [0, 1, 2]}
     assert len(study.trained) == len(set(study.trained)) == 27 and "sweep finished: 27 completed" in out
+    assert "Table: ablate report --experiment paper/table1 " in out.replace("\n", " ")  # the paper's layout
 
     again = cli("sweep", *FIRST, "--until-resolved", "--max-seeds", "16", results=results)
     assert again.exit_code == 0 and "every finding resolved." in again.stdout and len(study.trained) == 27

@@ -110,8 +110,9 @@ def check_pe(pe: DictConfig, family: str, rpe: RPEConfig | None, head_dim: int, 
         raise ValueError(f"pe.name={pe.name!r}: expected one of {', '.join(ENCODINGS)} (or pick pe=<name>)")
     spec = ENCODINGS[pe.name]
     if family not in spec.models:
-        raise ValueError(f"pe.name={pe.name} is not defined for {family.upper()} (it is for "
-                         f"{', '.join(m.upper() for m in spec.models)}): choose another pe")
+        names = {"deit": "DeiT", "detr": "DETR"}
+        raise ValueError(f"pe.name={pe.name} is not defined for {names[family]} (it is for "
+                         f"{', '.join(names[m] for m in spec.models)}): choose another pe")
     options = options_of(pe.name, pe_options(pe))
     if rpe is not None and not spec.with_irpe:
         raise ValueError(f"pe.name={pe.name} replaces iRPE: use it with rpe=none")

@@ -41,7 +41,7 @@ def training_images_per_second(cfg, num_classes: int, seconds: float) -> float:
     from ablate.engine.model import build_model
 
     size = image_size(cfg.data.img_size)
-    model = build_model(cfg.model, cfg.rpe, num_classes, cfg.data.in_chans, size, cfg.train.drop_path).train()
+    model = build_model(cfg.model, cfg.pe, cfg.rpe, num_classes, cfg.data.in_chans, size, cfg.train.drop_path).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     images = torch.randn(cfg.train.batch_size, cfg.data.in_chans, *size)
     labels = torch.randint(num_classes, (cfg.train.batch_size,))
@@ -92,7 +92,7 @@ def run(work: Path, threads: int, workers: int, seconds: float) -> None:
     if not large.exists():
         photo_crops(large, n_train=2000, n_val=400)
     with Composer() as composer:
-        small_cfg = composer.config(["~experiment", "model=deit_pico", "model.abs_pos=none", "rpe=irpe_k",
+        small_cfg = composer.config(["~experiment", "model=deit_pico", "pe.absolute=none", "rpe=irpe_k",
                                      "data=folder", f"data.root={small}", "data.img_size=[28,36]", "train=cpu"])
         large_cfg = composer.config(["~experiment", "model=deit_tiny", "data=folder", f"data.root={large}",
                                      "train=deit", "train.batch_size=64"])

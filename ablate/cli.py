@@ -13,6 +13,7 @@ from rich.text import Text
 from ablate.config.compose import Composer, ConfigError
 from ablate.config.tasks import TASKS, headline_of
 from ablate.results.formats import FORMATS, write_output
+from ablate.results.records import FAILED
 from ablate.results.rundir import INTERRUPTED, RunBusy, experiments, run_dirs
 from ablate.sweep.memory import gpu_plan
 from ablate.sweep.plan import Job, plan_runs
@@ -145,7 +146,7 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
         say(f"resume with: {_command('train', [*(overrides or []), *_results_option(results_dir)])}")
         raise typer.Exit(130)
     say(f"{record['status']}: {job.directory}  {_summary(record).removeprefix(record['status']).strip()}")
-    if record["status"] == "failed":
+    if record["status"] == FAILED:
         raise typer.Exit(1)
 
 
@@ -208,7 +209,7 @@ def sweep(overrides: Overrides = None,
             preview(study, results_dir, max_seeds, say)
         return
     statuses = _run(planned, jobs, launcher, settings, results_dir, command)
-    if study is not None and "failed" not in statuses:
+    if study is not None and FAILED not in statuses:
         from ablate.sweep.until import resolve
 
         statuses += resolve(study, results_dir, max_seeds,
@@ -217,7 +218,7 @@ def sweep(overrides: Overrides = None,
     tables = [o.split("=", 1)[1] for o in overrides if o.startswith("experiment=paper/")]  # the paper's layout
     say(f"sweep finished: {counts or 'nothing to do'}.  Table: "
         + _command("report", ["--experiment", (tables or names)[0], *_results_option(results_dir)]))
-    if "failed" in statuses:
+    if FAILED in statuses:
         raise typer.Exit(1)
 
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ablate.results.rundir import (BUSY, COMPLETED, DIVERGED, FAILED, INCOMPLETE, RUNNING, TODO, UNREADABLE, RunBusy,
-                                   RunDir, experiments, run_dirs)
+from ablate.results.records import COMPLETED, DIVERGED, FAILED
+from ablate.results.rundir import BUSY, INCOMPLETE, RUNNING, TODO, UNREADABLE, RunBusy, RunDir, experiments, run_dirs
 
 CONFIG = {"name": "exp", "task": "classification", "seed": 0, "train": {"epochs": 2}}
 

@@ -24,7 +24,7 @@ from ablate.engine.seed import epoch_seed, seed_everything
 from ablate.engine.task import build_task
 from ablate.engine.tensorboard import TensorBoard
 from ablate.models.counting import count_macs, count_params
-from ablate.results.records import new_record, now
+from ablate.results.records import COMPLETED, DIVERGED, FAILED, new_record, now
 from ablate.results.rundir import RunBusy, RunDir
 
 
@@ -196,7 +196,7 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         if existing is not None:
             return existing
         config = OmegaConf.to_container(cfg, resolve=True)
-        state, started, status, error = Run(cfg, run, on_epoch, world), now(), "completed", None
+        state, started, status, error = Run(cfg, run, on_epoch, world), now(), COMPLETED, None
         if world.main:
             run.write_config(OmegaConf.to_yaml(cfg))
             run.write_started(overrides, started)
@@ -204,11 +204,11 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         try:
             state.train()
         except Diverged as e:
-            status, error = "diverged", str(e)
+            status, error = DIVERGED, str(e)
         except Exception as e:  # a failing run must not stop a sweep: record it and go on
             if interrupted(e):  # Ctrl-C that a library turned into its own error (torch.save's zip writer)
                 raise KeyboardInterrupt from e
-            status, error = "failed", f"{type(e).__name__}: {e}".splitlines()[0]
+            status, error = FAILED, f"{type(e).__name__}: {e}".splitlines()[0]
             if world.main:
                 run.write_error(traceback.format_exc())
         finally:

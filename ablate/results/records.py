@@ -14,6 +14,7 @@ from ablate.config.identity import NOT_IDENTITY, is_path_key
 from ablate.results.provenance import provenance
 
 RECORD_SCHEMA = 3  # bumped with each migration in ablate.results.migrate
+COMPLETED, FAILED, DIVERGED = "completed", "failed", "diverged"  # a record's status
 
 
 def _identity_view(node: Any) -> Any:
@@ -74,4 +75,4 @@ def new_record(config: dict, run_id: str, overrides: list[str], status: str, err
 
 def failed_record(config: dict, run_id: str, overrides: list[str], error: str) -> dict:
     """The record of a run that ended without writing its own (no metrics, no device)."""
-    return new_record(config, run_id, overrides, "failed", error)
+    return new_record(config, run_id, overrides, FAILED, error)

@@ -19,12 +19,13 @@ import pandas as pd
 
 from ablate.results.migrate import upgrade
 from ablate.config.identity import is_path_key
+from ablate.results.records import COMPLETED, DIVERGED
 from ablate.results.rundir import record_paths
 
 NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
 RECORD_COLUMNS = ("run_id", "experiment", "status", "error", "group_hash", "path")  # besides config and metrics
 CONFIG_SCALARS = ("name", "task", "seed")  # the config's top-level values (ablate.config.schema.Config)
-SHOWN = ("completed", "diverged")  # statuses a table shows; the others are counted in a note
+SHOWN = (COMPLETED, DIVERGED)  # statuses a table shows; the others are counted in a note
 
 
 def _flatten(node: dict, prefix: str, out: dict) -> None:
@@ -206,7 +207,7 @@ def summarize(frame: pd.DataFrame, factors: list[str] | None = None, metrics: tu
         notes.append(f"rows also split by {', '.join(added)}: only runs that differ in the seed alone are "
                      "averaged (--by to choose the columns, --where KEY=VALUE to keep one value)")
     shown["setting"] = shown.groupby(keys, dropna=False, sort=True).ngroup() if keys else 0
-    completed = shown[shown["status"] == "completed"]
+    completed = shown[shown["status"] == COMPLETED]
     grouped = completed.groupby("setting")
     table = shown.groupby("setting")[keys].first() if keys else pd.DataFrame(index=[0])
     table.index.name = "setting"
@@ -219,7 +220,7 @@ def summarize(frame: pd.DataFrame, factors: list[str] | None = None, metrics: tu
     table["n"] = table["n"].fillna(0).astype(int)
     for name in metrics:
         table[f"{name}_count"] = table[f"{name}_count"].fillna(0).astype(int)
-    diverged = (shown["status"] == "diverged").groupby(shown["setting"]).sum()
+    diverged = (shown["status"] == DIVERGED).groupby(shown["setting"]).sum()
     if diverged.any():
         table["diverged"] = diverged.astype(int)
     return Summary(table.reset_index(drop=True), metrics, keys, shown, notes)

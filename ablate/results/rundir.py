@@ -24,12 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from ablate.results.records import config_hashes, dumps, failed_record
+from ablate.results.records import COMPLETED, DIVERGED, config_hashes, dumps, failed_record
 
 # States, as `ablate ls` shows them. BUSY and INTERRUPTED are not states of a directory but outcomes of
 # a launch: another process holds the run; Ctrl-C stopped it (its last finished epoch is saved).
 TODO, RUNNING, INCOMPLETE = "to do", "running", "incomplete"
-COMPLETED, FAILED, DIVERGED, UNREADABLE = "completed", "failed", "diverged", "unreadable record"
+UNREADABLE = "unreadable record"  # besides a record's own status (ablate.results.records)
 BUSY, INTERRUPTED = "busy", "interrupted"
 FINISHED = (COMPLETED, DIVERGED)  # a rerun skips these; failed and unfinished runs are retried
 

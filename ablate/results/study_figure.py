@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ablate.results.report import Summary, at_resolutions, readable, resolution_of  # noqa: E402
+from ablate.results.records import COMPLETED  # noqa: E402
 from ablate.results.rundir import RunDir  # noqa: E402
 
 MAX_METRIC_PANELS = 3
@@ -45,7 +46,7 @@ def _points(ax, summary: Summary, metric: str, labels: list[str]) -> None:
     """Seeds as dots, mean ± std as a bar with whiskers, one line per setting."""
     table = summary.table
     ys = list(range(len(table)))[::-1]
-    completed = summary.runs[summary.runs["status"] == "completed"]
+    completed = summary.runs[summary.runs["status"] == COMPLETED]
     for y, setting in zip(ys, range(len(table))):
         seeds = pd.to_numeric(completed.loc[completed["setting"] == setting, metric], errors="coerce").dropna()
         ax.plot(seeds, [y] * len(seeds), "o", color="#999999", markersize=3, zorder=2)

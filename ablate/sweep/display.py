@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ablate.config.tasks import headline_of
+from ablate.results.records import COMPLETED
 from ablate.sweep.plan import Job
 from ablate.sweep.progress import Progress, fraction, kept_fraction
 
@@ -94,7 +95,7 @@ class SweepView:
             if progress is not None:
                 self.training_since.setdefault(d, now)
         done = self.already + len(p.ended)
-        failed = sum(r.get("status") != "completed" for r in p.ended.values())
+        failed = sum(r.get("status") != COMPLETED for r in p.ended.values())
         eta = self.eta({d: f for d, (_, _, f) in snapshots.items()}, now)
         head = Text(f"runs {done}/{self.total} done" + (f", {failed} not completed" if failed else "")
                     + f", {len(p.running)} running   ETA {duration(eta)}   elapsed {duration(now - self.started)}",

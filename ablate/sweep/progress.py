@@ -3,6 +3,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ablate.results.records import COMPLETED
 from ablate.sweep.plan import Job
 
 
@@ -45,4 +46,4 @@ class Progress:
     def full_run_seconds(self) -> list[float]:
         """What a whole run took, from each run completed in this sweep (a resumed one scaled to the whole)."""
         return [seconds / (1 - self.began[d]) for d, seconds in self.durations.items()
-                if self.ended[d].get("status") == "completed" and self.began[d] < 1]
+                if self.ended[d].get("status") == COMPLETED and self.began[d] < 1]

@@ -29,12 +29,11 @@ from ablate.results.paper.power import MAX_SEEDS
 from ablate.results.paper.reference import SCALES, TABLES, Reference, load_reference
 from ablate.results.paper.render import finding_power
 from ablate.results.paper.runs import row_values
-from ablate.results.records import config_hashes
+from ablate.results.records import COMPLETED, DIVERGED, FAILED, config_hashes
 from ablate.results.report import load_records
 from ablate.sweep.plan import Job, plan_runs
 
 ROW = "+experiment/paper/row"
-COMPLETED, DIVERGED = "completed", "diverged"
 FIRST_RUNG = 3  # seeds per row of the ladder's first rung; each next rung doubles it
 
 
@@ -217,7 +216,7 @@ def resolve(study: Study, results: Path, max_seeds: int, run_round: RunRound, sa
             say(line)
         ended = run_round(jobs, purposes(serves))
         statuses += ended
-        if "failed" in ended:
+        if FAILED in ended:
             say(f"round {number}: a run failed; stopping (run the same command again to retry it).")
             return statuses
     return statuses

@@ -12,7 +12,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from ablate.results.paper.reference import Reference, load_reference
-from ablate.results.records import config_hashes
+from ablate.results.records import COMPLETED, config_hashes
 from ablate.results.report import load_records, warn
 from ablate.config.compose import Composer
 
@@ -41,7 +41,7 @@ def load_scale(results: Path, scale: str) -> pd.DataFrame:
     frame = load_records(results, RECORD_NAMES[scale], on_error=warn)
     if frame.empty:
         return frame
-    return frame[frame["status"] == "completed"]
+    return frame[frame["status"] == COMPLETED]
 
 
 def row_values(reference: Reference, scale: str, frame: pd.DataFrame,

@@ -28,12 +28,11 @@ from ablate.results.paper.layout import FindingResult, Layout, build_layout
 from ablate.results.paper.power import MAX_SEEDS
 from ablate.results.paper.reference import SCALES, TABLES, Reference, load_reference
 from ablate.results.paper.render import finding_power
-from ablate.results.paper.runs import row_values
+from ablate.results.paper.runs import ROW, row_values
 from ablate.results.records import COMPLETED, DIVERGED, FAILED, config_hashes
 from ablate.results.report import load_records
 from ablate.sweep.plan import Job, plan_runs
 
-ROW = "+experiment/paper/row"
 FIRST_RUNG = 3  # seeds per row of the ladder's first rung; each next rung doubles it
 
 

@@ -16,12 +16,13 @@ from ablate.results.records import COMPLETED, config_hashes
 from ablate.results.report import load_records, warn
 from ablate.config.compose import Composer
 
+ROW = "+experiment/paper/row"  # the override that adds a row's config (conf/experiment/paper/row/<run>.yaml)
 RECORD_NAMES = {"proxy": "paper_proxy", "gpu_proxy": "paper_gpu_proxy", "paper": "paper_full"}  # results/<name>/
 
 
 def row_overrides(table: str, scale: str, run: str) -> list[str]:
     """The overrides that compose a row's config (data.root is a path: it never changes the hash)."""
-    return [f"experiment=paper/{table}", f"scale={scale}", f"+experiment/paper/row={run}", "data.root=unset"]
+    return [f"experiment=paper/{table}", f"scale={scale}", f"{ROW}={run}", "data.root=unset"]
 
 
 @cache

@@ -140,12 +140,12 @@ class Augment:
 class Normalize:
     """uint8 pixels (..., C, H, W) to model inputs: (x / 255 - mean) / std per channel."""
 
-    def __init__(self, mean: list[float], std: list[float]):
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1) * 255
-        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1) * 255
+    def __init__(self, mean: list[float], std: list[float], device: torch.device | str = "cpu"):
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(-1, 1, 1) * 255
+        self.std = torch.tensor(std, dtype=torch.float32, device=device).view(-1, 1, 1) * 255
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (pixels.float() - self.mean.to(pixels.device)) / self.std.to(pixels.device)
+        return (pixels.float() - self.mean) / self.std
 
 
 def eval_view(size: tuple[int, int], crop_pct: float | None, interpolation: str) -> v2.Transform:

@@ -20,7 +20,7 @@ class TensorBatches:
                  device: torch.device | str = "cpu"):
         self.images, self.labels = images.to(device), labels.to(device)
         self.batch_size, self.shuffle, self.drop_last, self.augment = batch_size, shuffle, drop_last, augment
-        self.normalize = Normalize(mean, std)
+        self.normalize = Normalize(mean, std, device)
 
     def __len__(self) -> int:
         n = len(self.labels)

@@ -456,10 +456,10 @@ def bench(model: Annotated[str | None, typer.Option(help="A model name (default:
                                                            "torch, triton, CUDA versions).")] = None) -> None:
     """Training and inference throughput and peak memory of a whole model, per iRPE variant and attention
     backend, in one process (medians after warm-up; CUDA events on a GPU); ratios to the fastest no-RPE row."""
-    from ablate.engine import bench as b
+    from ablate.bench import speed as b
     from ablate.engine.runner import pick_device
     from ablate.models.registry import MODELS
-    from ablate.rpe.backends import BACKENDS
+    from ablate.attention.backends import BACKENDS
 
     dev = pick_device(device)
     gpu = dev.type == "cuda"

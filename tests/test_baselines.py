@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from ablate.rpe.attention import RPEAttention
-from ablate.rpe.encodings import build_encoding
+from ablate.attention.layer import RPEAttention
+from ablate.pe.registry import build_encoding
 from test_rpe_spec import spec_bucket_map
 
 DIM, HEADS, HEIGHT, WIDTH, SKIP = 16, 2, 2, 4, 1

@@ -5,7 +5,7 @@ import pytest
 import timm
 import torch
 
-from ablate.engine.bench import Row, Timer, detr_encoder_rows, ratios, run_bench
+from ablate.bench.speed import Row, Timer, detr_encoder_rows, ratios, run_bench
 
 
 def test_rows_are_measured_and_compared_to_the_fastest_plain_model():
@@ -83,7 +83,7 @@ def test_random_tensor_training_check_writes_its_results(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "ablate.engine.random_train", str(tmp_path), "--steps", "4"],
+    result = subprocess.run([sys.executable, "-m", "ablate.bench.random_train", str(tmp_path), "--steps", "4"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "random_train.json").read_text())

@@ -19,7 +19,7 @@ def _grids(text: str) -> list[list[list[int]]]:
 
 
 def test_text_3x3_centre_is_the_spec():
-    text = bucket_text(RPEConfig(method="product", ratio=1.0, skip=1), 3, 3, query=(1, 1))
+    text = bucket_text(RPEConfig(method="product", ratio=1.0, prefix=1), 3, 3, query=(1, 1))
     assert _grids(text) == [[PRODUCT_3x3_R1_QUERY4[0:3], PRODUCT_3x3_R1_QUERY4[3:6], PRODUCT_3x3_R1_QUERY4[6:9]]]
     assert "[12]" in text  # the query's own cell is marked
     assert f"read bucket {spec_allocated('product', 1.0, 1) - 1}" in text
@@ -47,7 +47,7 @@ def test_text_rejects_a_query_outside_the_grid():
 
 @pytest.mark.parametrize("method,tables", [("product", 1), ("cross", 2)])
 def test_png_is_a_valid_image_of_the_expected_size(tmp_path, method, tables):
-    path = bucket_figure(RPEConfig(method=method, ratio=1.9, skip=1), 14, 10, tmp_path / "buckets.png")
+    path = bucket_figure(RPEConfig(method=method, ratio=1.9, prefix=1), 14, 10, tmp_path / "buckets.png")
     assert path.exists()
     with Image.open(path) as image:
         assert image.format == "PNG"

@@ -2,7 +2,7 @@
 import torch
 
 from ablate.config.compose import Composer
-from ablate.engine.data_bench import images_per_second, training_images_per_second
+from ablate.bench.data import images_per_second, training_images_per_second
 
 
 def test_the_training_step_rate_runs_on_a_non_square_model():

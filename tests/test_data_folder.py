@@ -12,7 +12,7 @@ import ablate.data.build as build
 from ablate.config.compose import Composer
 from ablate.data import cache
 from ablate.data.registry import check_dataset
-from ablate.data.sample_folders import shifted_fashion
+from ablate.bench.samples import shifted_fashion
 from ablate.data.tensor_batches import TensorBatches
 from conftest import tree
 

@@ -7,10 +7,10 @@ import timm
 import torch
 from timm.layers import gen_relative_position_index
 
-from ablate.rpe.attention import RPEAttention, attend
-from ablate.rpe.encoding import Grid
-from ablate.rpe.encodings import ENCODINGS, build_encoding
-from ablate.rpe.terms import gather_logits
+from ablate.attention.layer import RPEAttention, attend
+from ablate.pe.interface import Grid
+from ablate.pe.registry import ENCODINGS, build_encoding
+from ablate.pe.terms import gather_logits
 
 torch.manual_seed(0)
 HEADS, HEAD_DIM = 2, 8

@@ -1,4 +1,4 @@
-"""The fused Triton attention (ablate.rpe.kernels) against a float64 eager reference, on CPU.
+"""The fused Triton attention (ablate.attention.kernels) against a float64 eager reference, on CPU.
 
 On CPU the kernels run through Triton's interpreter: the same kernel code as on a GPU, executed with numpy,
 one program and tile at a time. Shapes stay small (L <= 32, 16 x 16 tiles, so 1-2 tiles a side with ragged
@@ -14,8 +14,8 @@ import torch.nn.functional as F
 import triton
 
 from ablate.rpe.buckets import allocated_buckets, bucket_map
-from ablate.rpe.kernels import draw_dropout_seed, dropout_keep_mask, fused_attention, launch
-from ablate.rpe.terms import BucketLogits, BucketValues, gather_logits, value_term
+from ablate.attention.kernels import draw_dropout_seed, dropout_keep_mask, fused_attention, launch
+from ablate.pe.terms import BucketLogits, BucketValues, gather_logits, value_term
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_matches_reference(case: Case) -> None:
 
 
 def test_reference_agrees_with_terms_module() -> None:
-    """The test's own reference and ablate.rpe.terms' gather/aggregate give one answer (cross-check)."""
+    """The test's own reference and ablate.pe.terms' gather/aggregate give one answer (cross-check)."""
     case = CASES[5]  # qkv_cross_mask: by-query and by-key logit terms, value terms
     generator = torch.Generator().manual_seed(1)
     leaves = [x.detach().double() for x in case.leaves(generator)]
@@ -418,7 +418,7 @@ def _ptxas_available() -> bool:
 @pytest.mark.skipif(not _ptxas_available(), reason="Triton's NVIDIA backend (ptxas) is not installed")
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
 def test_compiles_for_sm90(monkeypatch, dtype: torch.dtype) -> None:
-    from ablate.rpe.kernels import dispatch
+    from ablate.attention.kernels import dispatch
     from triton.runtime import driver
 
     compiled = {}

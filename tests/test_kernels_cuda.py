@@ -8,8 +8,8 @@ feature map, L 1000, product at ratio 2.0: 81 buckets) with image padding masks.
 import pytest
 import torch
 
-from ablate.rpe.kernels import draw_dropout_seed, dropout_keep_mask, fused_attention
-from ablate.rpe.terms import BucketLogits, BucketValues
+from ablate.attention.kernels import draw_dropout_seed, dropout_keep_mask, fused_attention
+from ablate.pe.terms import BucketLogits, BucketValues
 from test_kernels import Case, Term, _TinyRPEAttention, assert_near, reference
 
 pytestmark = [pytest.mark.cuda,

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ablate.rpe import RPEAttention, build_rpe, get_rpe_config, rpe_attention
+from ablate.attention import RPEAttention, rpe_attention
+from ablate.rpe import build_rpe, get_rpe_config
 from test_rpe_spec import spec_allocated, spec_bucket_map
 
 HEAD_DIM, HEADS = 4, 2
@@ -223,14 +224,14 @@ def test_rpe_attention_layer_matches_formulas():
     torch.testing.assert_close(layer(x), ref, rtol=1e-12, atol=1e-12)
 
 
-def test_length_mismatch_names_l_h_w_and_skip():
+def test_length_mismatch_names_l_h_w_and_prefix():
     rpe_q, rpe_k, rpe_v = build_rpe(get_rpe_config(skip=1, rpe_on="qkv"), HEAD_DIM, HEADS)
     q, k, v = _qkv(9, 0)
     for call in (lambda: rpe_k(q, height=2, width=3), lambda: rpe_v(q @ k.transpose(-2, -1), height=2, width=3),
                  lambda: rpe_attention(q, k, v, rpe_k=rpe_k, height=2, width=3)):
         with pytest.raises(ValueError) as err:
             call()
-        assert "L=9" in str(err.value) and "skip" in str(err.value) and "1 + 2*3" in str(err.value)
+        assert "L=9" in str(err.value) and "prefix" in str(err.value) and "1 + 2*3" in str(err.value)
 
 
 def test_square_grid_inferred_only_when_square():

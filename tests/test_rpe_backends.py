@@ -12,7 +12,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ablate.rpe import BACKENDS, build_rpe, get_rpe_config, rpe_attention
+from ablate.attention import BACKENDS, rpe_attention
+from ablate.rpe import build_rpe, get_rpe_config
 
 TOLERANCE = 1e-5
 FLOOR = 1.0

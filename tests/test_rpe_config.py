@@ -45,7 +45,7 @@ def test_normalisation():
 def test_replace_validates_again():
     with pytest.raises(ValueError, match="ratio"):
         RPEConfig().replace(ratio=0.0)
-    assert RPEConfig().replace(skip=1).skip == 1
+    assert RPEConfig().replace(prefix=1).prefix == 1
 
 
 OFFICIAL = {"product_50": ("product", 1.9), "euc_20": ("euc", 20.0), "quant_51": ("quant", 33.0),
@@ -56,10 +56,10 @@ OFFICIAL = {"product_50": ("product", 1.9), "euc_20": ("euc", 20.0), "quant_51":
 @pytest.mark.parametrize("sites", ["k", "qk", "qkv"])
 def test_official_suffixes_parse_and_print(name, sites):
     suffix = f"ctx_{name}_shared_{sites}"
-    config = RPEConfig.from_suffix(suffix, skip=1)
+    config = RPEConfig.from_suffix(suffix, prefix=1)
     method, ratio = OFFICIAL[name]
     assert config == RPEConfig(method=method, mode="contextual", ratio=ratio, shared_head=True, rpe_on=sites,
-                               index="piecewise", skip=1)
+                               index="piecewise", prefix=1)
     assert config.suffix == suffix
 
 
@@ -99,9 +99,9 @@ def test_detr_flags(ratio, buckets):
     flag = f"rpe-{ratio}-product-ctx-1-k"
     config = RPEConfig.from_flag(flag)
     assert config == RPEConfig(method="product", mode="contextual", ratio=float(ratio), shared_head=True,
-                               rpe_on="k", skip=0)
+                               rpe_on="k", prefix=0)
     assert config.flag == flag
-    assert allocated_buckets(config.method, config.ratio, config.skip) == buckets
+    assert allocated_buckets(config.method, config.ratio, config.prefix) == buckets
 
 
 def test_flag_variants():
@@ -109,7 +109,7 @@ def test_flag_variants():
     assert (config.method, config.mode, config.shared_head, config.rpe_on, config.index) == \
         ("cross", "bias", False, "qk", "clip")
     assert config.flag == "rpe-2.0-cross-bias-0-qk-clip"
-    assert RPEConfig.from_flag("rpe-2.0-product-ctx-1-k", skip=1).skip == 1
+    assert RPEConfig.from_flag("rpe-2.0-product-ctx-1-k", prefix=1).prefix == 1
 
 
 @pytest.mark.parametrize("bad,word", [("rpe-2.0-product-ctx-2-k", "flag"), ("rpe-2.0-product-ctx-1", "flag"),
@@ -122,4 +122,4 @@ def test_bad_flag(bad, word):
 
 def test_get_rpe_config_matches_authors_defaults():
     config = get_rpe_config(ratio=1.9, method="product", mode="ctx", shared_head=True, skip=1, rpe_on="k")
-    assert config == RPEConfig(method="product", mode="contextual", ratio=1.9, shared_head=True, rpe_on="k", skip=1)
+    assert config == RPEConfig(method="product", mode="contextual", ratio=1.9, shared_head=True, rpe_on="k", prefix=1)

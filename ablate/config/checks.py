@@ -13,9 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 from ablate.data.options import check_augment, image_size
 from ablate.data.registry import check_dataset
 from ablate.models.registry import MODELS, check_model_name
-from ablate.rpe.backends import CHOICES
+from ablate.attention.backends import CHOICES
 from ablate.rpe.config import RPEConfig, flag_config
-from ablate.rpe.encodings import ABSOLUTE, ENCODINGS, OPTIONS, options_of
+from ablate.pe.registry import ABSOLUTE, ENCODINGS, OPTIONS, options_of
 
 RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
 DETR_OUTPUT_STRIDES = (8, 16, 32)
@@ -98,7 +98,7 @@ def detr_rpe(model: DictConfig, rpe: DictConfig) -> RPEConfig | None:
 
 
 def pe_options(pe: DictConfig) -> dict:
-    """The pe group's option values (ablate.rpe.encodings.OPTIONS), null where unset."""
+    """The pe group's option values (ablate.pe.registry.OPTIONS), null where unset."""
     return {key: pe[key] for key in OPTIONS}
 
 

@@ -24,7 +24,7 @@ class RPESchema:
 
 @dataclass
 class PESchema:
-    """Position encodings besides iRPE (the rpe group): the absolute one, and one other (ablate.rpe.encodings)."""
+    """Position encodings besides iRPE (the rpe group): the absolute one, and one other (ablate.pe.registry)."""
 
     absolute: str = "learned"  # learned | sincos | none (DETR's models set sincos: DETR's sine)
     name: str = "none"  # none | rope_axial | rope_mixed | bias_table | alibi | peg | shaw | txl | huang | sasa
@@ -38,7 +38,7 @@ class DeiTSchema:
     """A registered timm DeiT name from ablate.models.registry."""
 
     name: str = MISSING
-    attn_backend: str = "auto"  # auto, or a backend of ablate.rpe.backends
+    attn_backend: str = "auto"  # auto, or a backend of ablate.attention.backends
 
 
 @dataclass
@@ -61,7 +61,7 @@ class DETRSchema:
     num_queries: int = 100
     aux_loss: bool = True
     eos_coef: float = 0.1  # weight of the no-object class in the cross-entropy
-    attn_backend: str = "auto"  # auto, or a backend of ablate.rpe.backends
+    attn_backend: str = "auto"  # auto, or a backend of ablate.attention.backends
 
 
 @dataclass

@@ -5,8 +5,8 @@ After `import ablate`, `timm.create_model(name, **kwargs)` builds every name in 
   whose state dicts are the authors' (learned position embedding and class token kept);
 - deit_{tiny,small,base}_patch16_224_rpe, taking any `rpe` (an RPEConfig, a suffix string, or None);
 - CPU-sized 28x28 variants deit_{pico,micro,nano}_patch4_28 (grey, 10 classes, 7x7 grid).
-Every name takes rpe=, abs_pos= (learned | sincos | none), pe= (a name of ablate.rpe.encodings: RoPE, bias
-tables, ALiBi, PEG, the paper's Table 5 baselines) with pe_options=, and attn_backend= (ablate.rpe.backends).
+Every name takes rpe=, abs_pos= (learned | sincos | none), pe= (a name of ablate.pe.registry: RoPE, bias
+tables, ALiBi, PEG, the paper's Table 5 baselines) with pe_options=, and attn_backend= (ablate.attention.backends).
 """
 import sys
 
@@ -14,10 +14,11 @@ from timm.models import VisionTransformer, register_model
 from torch import Tensor, nn
 
 from ablate.models.registry import MODELS
-from ablate.rpe import RPEAttention, RPEConfig
-from ablate.rpe.abs_pos import sincos_2d
-from ablate.rpe.encoding import Grid
-from ablate.rpe.encodings import ABSOLUTE, ENCODINGS, build_encoding
+from ablate.attention.layer import RPEAttention
+from ablate.rpe.config import RPEConfig
+from ablate.pe.absolute import sincos_2d
+from ablate.pe.interface import Grid
+from ablate.pe.registry import ABSOLUTE, ENCODINGS, build_encoding
 
 
 class RPEVisionTransformer(VisionTransformer):
@@ -31,7 +32,7 @@ class RPEVisionTransformer(VisionTransformer):
         if isinstance(rpe, str):
             rpe = RPEConfig.from_suffix(rpe)
         prefix = int(kwargs.get("class_token", True)) + int(kwargs.get("reg_tokens", 0) or 0)
-        rpe = rpe.replace(skip=prefix) if rpe is not None else None
+        rpe = rpe.replace(prefix=prefix) if rpe is not None else None
         if rpe is not None and not ENCODINGS[pe].with_irpe:
             raise ValueError(f"pe={pe!r} replaces iRPE: pass rpe=None with it")
         # Any input size: the grid follows the image, padded at the bottom and right to whole patches.

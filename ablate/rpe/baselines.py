@@ -13,37 +13,37 @@ from torch import Tensor, nn
 
 from ablate.rpe.buckets import allocated_buckets, bucket_map
 from ablate.rpe.config import RPEConfig
-from ablate.rpe.encoding import AttentionEncoding, Grid, ModelEncoding
+from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
 from ablate.rpe.lookup import build_rpe
-from ablate.rpe.terms import BucketLogits, BucketValues
+from ablate.pe.terms import BucketLogits, BucketValues
 
 RATIO = 1.9
 
 
 class Baseline(AttentionEncoding):
-    """A baseline built for `skip` prefix tokens; its offsets are clip-indexed buckets of the grid."""
+    """A baseline built for a number of prefix tokens; its offsets are clip-indexed buckets of the grid."""
 
-    def __init__(self, head_dim: int, skip: int) -> None:
+    def __init__(self, head_dim: int, prefix: int) -> None:
         super().__init__()
-        self.head_dim, self.skip = head_dim, skip
+        self.head_dim, self.prefix = head_dim, prefix
 
     def bucket_ids(self, method: str, grid: Grid, device: torch.device) -> Tensor:
         """(L, L) clip-index bucket ids of the grid."""
-        if grid.prefix != self.skip:
-            raise ValueError(f"this baseline was built for skip={self.skip} prefix tokens, the sequence has "
+        if grid.prefix != self.prefix:
+            raise ValueError(f"this baseline was built for {self.prefix} prefix tokens, the sequence has "
                              f"{grid.prefix}")
-        return bucket_map(method, RATIO, grid.height, grid.width, self.skip, "clip", device)
+        return bucket_map(method, RATIO, grid.height, grid.width, self.prefix, "clip", device)
 
 
 class TransformerXL(Baseline):
     """Transformer-XL: global content bias u, global position bias v, R = S W^R per 2D offset."""
 
-    def __init__(self, head_dim: int, skip: int = 0) -> None:
-        super().__init__(head_dim, skip)
+    def __init__(self, head_dim: int, prefix: int = 0) -> None:
+        super().__init__(head_dim, prefix)
         self.u = nn.Parameter(torch.zeros(1, 1, 1, head_dim))
         self.v = nn.Parameter(torch.zeros(1, 1, 1, head_dim))
         self.w_r = nn.Linear(head_dim, head_dim, bias=False)
-        self.register_buffer("sinusoid", offset_sinusoid(head_dim, skip), persistent=False)
+        self.register_buffer("sinusoid", offset_sinusoid(head_dim, prefix), persistent=False)
 
     def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
         """s u . k_j, the same for every query (one bucket read by key), and s (q_i + v) . R[ij]."""
@@ -57,9 +57,9 @@ class TransformerXL(Baseline):
 class Huang(Baseline):
     """Huang et al.: one embedding p_ij shared by queries and keys."""
 
-    def __init__(self, head_dim: int, skip: int = 0) -> None:
-        super().__init__(head_dim, skip)
-        self.lookup_table_weight = nn.Parameter(torch.zeros(1, head_dim, allocated_buckets("product", RATIO, skip)))
+    def __init__(self, head_dim: int, prefix: int = 0) -> None:
+        super().__init__(head_dim, prefix)
+        self.lookup_table_weight = nn.Parameter(torch.zeros(1, head_dim, allocated_buckets("product", RATIO, prefix)))
 
     def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
         """s q_i . p_ij (read by query) and s k_j . p_ij (read by key at the pair's own bucket, hence ids^T)."""
@@ -72,11 +72,11 @@ class Huang(Baseline):
 class SASA(Baseline):
     """SASA: half of each key gets a row-offset embedding, the other half a column-offset one."""
 
-    def __init__(self, head_dim: int, skip: int = 0) -> None:
+    def __init__(self, head_dim: int, prefix: int = 0) -> None:
         if head_dim % 2:
             raise ValueError(f"SASA needs an even head_dim, got {head_dim}")
-        super().__init__(head_dim, skip)
-        buckets = allocated_buckets("cross_rows", RATIO, skip)
+        super().__init__(head_dim, prefix)
+        buckets = allocated_buckets("cross_rows", RATIO, prefix)
         self.rows = nn.Parameter(torch.zeros(1, head_dim // 2, buckets))
         self.cols = nn.Parameter(torch.zeros(1, head_dim // 2, buckets))
 
@@ -87,7 +87,7 @@ class SASA(Baseline):
                 BucketLogits((q[..., half:] * scale) @ self.cols, self.bucket_ids("cross_cols", grid, q.device))]
 
 
-def offset_sinusoid(dim: int, skip: int) -> Tensor:
+def offset_sinusoid(dim: int, prefix: int) -> Tensor:
     """(buckets, dim) fixed encoding of each product bucket's (row, col) offset; zeros for the prefix bucket."""
     b = int(2 * RATIO)
     offsets = torch.arange(-b, b + 1, dtype=torch.float64)
@@ -97,23 +97,23 @@ def offset_sinusoid(dim: int, skip: int) -> Tensor:
     parts = [f(axis[:, None] * omega) for axis in (rows, cols) for f in (torch.sin, torch.cos)]
     table = torch.cat(parts, dim=1)
     table = torch.nn.functional.pad(table, (0, dim - table.shape[1]))
-    if skip > 0:
+    if prefix > 0:
         table = torch.cat([table, table.new_zeros(1, dim)])
     return table.float()
 
 
-def shaw_config(skip: int = 0) -> RPEConfig:
+def shaw_config(prefix: int = 0) -> RPEConfig:
     """Shaw's RPE is iRPE's contextual product on K and V with the clip index, one shared table per site."""
     return RPEConfig(method="product", mode="contextual", ratio=RATIO, shared_head=True, rpe_on="kv",
-                     index="clip", skip=skip)
+                     index="clip", prefix=prefix)
 
 
 class Shaw(AttentionEncoding):
     """Shaw et al.: iRPE sites on K and V (saved as the attention's rpe_k and rpe_v, as iRPE's are)."""
 
-    def __init__(self, head_dim: int, num_heads: int, skip: int = 0) -> None:
+    def __init__(self, head_dim: int, num_heads: int, prefix: int = 0) -> None:
         super().__init__()
-        _, self.rpe_k, self.rpe_v = build_rpe(shaw_config(skip), head_dim, num_heads)
+        _, self.rpe_k, self.rpe_v = build_rpe(shaw_config(prefix), head_dim, num_heads)
 
     def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
         """The K site's term."""

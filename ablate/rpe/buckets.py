@@ -1,6 +1,6 @@
 """Bucket-id maps: which lookup-table entry each (query, key) pair of an H x W grid reads.
 
-Tokens are numbered row-major after `skip` prefix tokens (class/distillation tokens). The offset of a
+Tokens are numbered row-major after the prefix tokens (class/distillation tokens). The offset of a
 pair is pos(query) - pos(key). Every pair touching a prefix token reads one extra bucket, the last one.
 Site-level methods are euc, quant, product, and the two axes of cross: cross_rows and cross_cols.
 """
@@ -19,11 +19,11 @@ def saturation(ratio: float) -> int:
     return int(2.0 * ratio)
 
 
-def allocated_buckets(method: str, ratio: float, skip: int) -> int:
-    """Size of one site-level lookup table: every offset the index function can return, plus skip."""
+def allocated_buckets(method: str, ratio: float, prefix: int) -> int:
+    """Size of one site-level lookup table: every offset the index function can return, plus prefix."""
     width = 2 * saturation(ratio) + 1
     size = width * width if method == "product" else width
-    return size + (1 if skip > 0 else 0)
+    return size + (1 if prefix > 0 else 0)
 
 
 def _offsets(height: int, width: int, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -33,7 +33,7 @@ def _offsets(height: int, width: int, device: torch.device) -> tuple[Tensor, Ten
 
 
 def _offset_ids(method: str, ratio: float, dr: Tensor, dc: Tensor, index: str) -> Tensor:
-    """Bucket ids (before the skip bucket) of row/column offsets dr, dc."""
+    """Bucket ids (before the prefix bucket) of row/column offsets dr, dc."""
     index_fn = INDEX_FUNCTIONS[index]
     alpha, beta, gamma = float(ratio), 2.0 * ratio, 8.0 * ratio
     b = saturation(ratio)
@@ -49,23 +49,23 @@ def _offset_ids(method: str, ratio: float, dr: Tensor, dc: Tensor, index: str) -
 
 
 @lru_cache(maxsize=256)
-def bucket_map(method: str, ratio: float, height: int, width: int, skip: int = 0,
+def bucket_map(method: str, ratio: float, height: int, width: int, prefix: int = 0,
                index: str = "piecewise", device: torch.device | str = "cpu") -> Tensor:
-    """(skip + H*W, skip + H*W) int64 bucket ids of a site-level method; cached, do not modify."""
+    """(prefix + H*W, prefix + H*W) int64 bucket ids of a site-level method; cached, do not modify."""
     if method not in SITE_METHODS:
         raise ValueError(f"bucket method {method!r} is not one of {SITE_METHODS}")
     device = torch.device(device)
     ids = _offset_ids(method, ratio, *_offsets(height, width, device), index)
-    if skip > 0:
-        length = skip + height * width
-        full = torch.full((length, length), allocated_buckets(method, ratio, skip) - 1,
+    if prefix > 0:
+        length = prefix + height * width
+        full = torch.full((length, length), allocated_buckets(method, ratio, prefix) - 1,
                           dtype=torch.long, device=device)
-        full[skip:, skip:] = ids
+        full[prefix:, prefix:] = ids
         ids = full
     return ids
 
 
-def used_buckets(method: str, ratio: float, height: int, width: int, skip: int = 0,
+def used_buckets(method: str, ratio: float, height: int, width: int, prefix: int = 0,
                  index: str = "piecewise") -> int:
     """Number of distinct buckets a grid actually reads; cross counts both axes (the model-name number)."""
     sites = ("cross_rows", "cross_cols") if method == "cross" else (method,)
@@ -75,12 +75,12 @@ def used_buckets(method: str, ratio: float, height: int, width: int, skip: int =
     # the same set of ids as the full (L, L) map at a fraction of the cost (suffix parsing searches ratios).
     dr = torch.arange(1 - height, height, device="cpu").repeat_interleave(2 * width - 1)
     dc = torch.arange(1 - width, width, device="cpu").repeat(2 * height - 1)
-    prefix = 1 if skip > 0 else 0
-    return sum(int(_offset_ids(s, ratio, dr, dc, index).unique().numel()) + prefix for s in sites)
+    shared_bucket = 1 if prefix > 0 else 0
+    return sum(int(_offset_ids(s, ratio, dr, dc, index).unique().numel()) + shared_bucket for s in sites)
 
 
-def total_allocated_buckets(method: str, ratio: float, skip: int) -> int:
+def total_allocated_buckets(method: str, ratio: float, prefix: int) -> int:
     """Allocated buckets of a whole method (cross counts both axis tables)."""
     if method == "cross":
-        return 2 * allocated_buckets("cross_rows", ratio, skip)
-    return allocated_buckets(method, ratio, skip)
+        return 2 * allocated_buckets("cross_rows", ratio, prefix)
+    return allocated_buckets(method, ratio, prefix)

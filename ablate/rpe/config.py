@@ -2,7 +2,7 @@
 
 Model-name suffix (DeiT):  ctx_product_50_shared_k   -> mode, method, buckets used on 14x14 + class
                                                         token, head sharing, sites
-DETR flag:                 rpe-2.0-product-ctx-1-k   -> ratio, method, mode, shared, sites (skip 0)
+DETR flag:                 rpe-2.0-product-ctx-1-k   -> ratio, method, mode, shared, sites (prefix 0)
 """
 import dataclasses
 import math
@@ -33,7 +33,7 @@ class RPEConfig:
     shared_head: bool = True
     rpe_on: str = "k"
     index: str = "piecewise"
-    skip: int = 0
+    prefix: int = 0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -50,8 +50,8 @@ class RPEConfig:
             raise _invalid("rpe_on", self.rpe_on, "a non-empty combination of the letters q, k, v")
         if mode == "bias" and "v" in sites:
             raise _invalid("rpe_on", self.rpe_on, "q and/or k in bias mode (bias mode on V does not exist)")
-        if isinstance(self.skip, bool) or not isinstance(self.skip, int) or self.skip < 0:
-            raise _invalid("skip", self.skip, "an integer >= 0")
+        if isinstance(self.prefix, bool) or not isinstance(self.prefix, int) or self.prefix < 0:
+            raise _invalid("prefix", self.prefix, "an integer >= 0")
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "ratio", float(self.ratio))
         object.__setattr__(self, "shared_head", bool(self.shared_head))
@@ -67,14 +67,14 @@ class RPEConfig:
         from ablate.rpe.buckets import used_buckets  # counting buckets needs torch; validating does not
 
         mode = "ctx" if self.mode == "contextual" else "bias"
-        count = used_buckets(self.method, self.ratio, 14, 14, skip=1, index=self.index)
+        count = used_buckets(self.method, self.ratio, 14, 14, prefix=1, index=self.index)
         size = str(count) if _ratio_for_count(self.method, count, self.index) == self.ratio else f"r{self.ratio:.12g}"
         shared = "shared" if self.shared_head else "unshared"
         clip = "_clip" if self.index == "clip" else ""
         return f"{mode}_{self.method}_{size}_{shared}_{self.rpe_on}{clip}"
 
     @classmethod
-    def from_suffix(cls, suffix: str, skip: int = 0) -> "RPEConfig":
+    def from_suffix(cls, suffix: str, prefix: int = 0) -> "RPEConfig":
         """Parse a model-name suffix such as ctx_product_50_shared_k or bias_euc_r2.5_unshared_qk_clip."""
         match = _SUFFIX.match(suffix)
         if match is None:
@@ -89,7 +89,7 @@ class RPEConfig:
             raise ValueError(f"invalid RPE suffix {suffix!r}: no ratio gives {number} {method} buckets "
                              "on a 14x14 grid with a class token")
         return cls(method=method, mode=mode, ratio=ratio, shared_head=shared == "shared",
-                   rpe_on=sites, index=index, skip=skip)
+                   rpe_on=sites, index=index, prefix=prefix)
 
     @property
     def flag(self) -> str:
@@ -99,7 +99,7 @@ class RPEConfig:
         return f"rpe-{self.ratio!r}-{self.method}-{mode}-{int(self.shared_head)}-{self.rpe_on}{clip}"
 
     @classmethod
-    def from_flag(cls, flag: str, skip: int = 0) -> "RPEConfig":
+    def from_flag(cls, flag: str, prefix: int = 0) -> "RPEConfig":
         """Parse a DETR flag rpe-{ratio}-{method}-{mode}-{shared 0|1}-{sites}[-clip|-piecewise]."""
         parts = flag.split("-")
         if len(parts) not in (6, 7) or parts[0] != "rpe" or parts[4] not in ("0", "1"):
@@ -111,7 +111,7 @@ class RPEConfig:
             raise _invalid("ratio", parts[1], "a number > 0") from None
         index = parts[6] if len(parts) == 7 else "piecewise"
         return cls(method=parts[2], mode=parts[3], ratio=ratio, shared_head=parts[4] == "1",
-                   rpe_on=parts[5], index=index, skip=skip)
+                   rpe_on=parts[5], index=index, prefix=prefix)
 
 
 def _ratio_for_count(method: str, count: int, index: str = "piecewise") -> float | None:
@@ -120,10 +120,10 @@ def _ratio_for_count(method: str, count: int, index: str = "piecewise") -> float
     from ablate.rpe.buckets import used_buckets  # counting buckets needs torch; validating does not
 
     official = _OFFICIAL_RATIOS.get((method, count))
-    if official is not None and used_buckets(method, official, 14, 14, skip=1, index=index) == count:
+    if official is not None and used_buckets(method, official, 14, 14, prefix=1, index=index) == count:
         return official
     for tenth in range(5, 1001):
-        if used_buckets(method, tenth / 10, 14, 14, skip=1, index=index) == count:
+        if used_buckets(method, tenth / 10, 14, 14, prefix=1, index=index) == count:
             return tenth / 10
     return None
 
@@ -139,6 +139,7 @@ def flag_config(flag: "str | RPEConfig | None") -> RPEConfig | None:
 
 def get_rpe_config(ratio: float = 1.9, method: str = "product", mode: str = "contextual",
                    shared_head: bool = True, skip: int = 0, rpe_on: str = "k") -> RPEConfig:
-    """The authors' entry point: same arguments, returns a validated RPEConfig."""
+    """The authors' entry point: same arguments (their `skip` is our `prefix`: class and distillation tokens),
+    returns a validated RPEConfig."""
     return RPEConfig(method=method, mode=mode, ratio=ratio, shared_head=shared_head,
-                     rpe_on=rpe_on, skip=skip)
+                     rpe_on=rpe_on, prefix=skip)

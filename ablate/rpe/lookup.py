@@ -1,6 +1,6 @@
 """iRPE's lookup tables, one module per attention site (Q, K or V), with the authors' names and call contract.
 
-As an encoding (ablate.rpe.encoding), a K site adds s * q_i . W[:, bkt(i, j)] to the logits: the table
+As an encoding (ablate.pe.interface), a K site adds s * q_i . W[:, bkt(i, j)] to the logits: the table
 (q * s) @ W (B, heads, L, buckets) read by bucket (paper Eq. 26, no (L, L, head_dim) tensor); a Q site
 adds s * k_j . W[:, bkt(j, i)] (the same map, read by the key); bias mode reads a per-head table; a V
 site adds sum_j a_ij W[bkt(i, j)] to the output. Called directly, as in the authors' code, a Q/K site
@@ -14,23 +14,23 @@ from torch import Tensor, nn
 
 from ablate.rpe.buckets import allocated_buckets, bucket_map
 from ablate.rpe.config import RPEConfig
-from ablate.rpe.encoding import AttentionEncoding, Grid
-from ablate.rpe.terms import BucketLogits, BucketValues, gather_logits, value_term
+from ablate.pe.interface import AttentionEncoding, Grid
+from ablate.pe.terms import BucketLogits, BucketValues, gather_logits, value_term
 
 SITES = ("q", "k", "v")
 
 
-def resolve_grid(length: int, height: int | None, width: int | None, skip: int) -> Grid:
+def resolve_grid(length: int, height: int | None, width: int | None, prefix: int) -> Grid:
     """The grid of a sequence; without H and W only a square grid can be inferred (as the authors' code does)."""
     if height is None and width is None:
-        side = math.isqrt(max(length - skip, 0))
-        if side * side != length - skip:
-            raise ValueError(f"cannot infer the grid: L={length} minus skip={skip} is not a square; "
+        side = math.isqrt(max(length - prefix, 0))
+        if side * side != length - prefix:
+            raise ValueError(f"cannot infer the grid: L={length} minus prefix={prefix} is not a square; "
                              "pass height and width")
         height = width = side
     if height is None or width is None:
         raise ValueError("pass both height and width, or neither")
-    grid = Grid(height, width, skip)
+    grid = Grid(height, width, prefix)
     grid.check(length)
     return grid
 
@@ -39,15 +39,15 @@ class iRPE(AttentionEncoding):
     """One lookup table of one site: Q/K (transposed=True) or V (transposed=False)."""
 
     def __init__(self, head_dim: int, num_heads: int, mode: str, method: str, transposed: bool,
-                 ratio: float, index: str = "piecewise", skip: int = 0, site: str | None = None) -> None:
+                 ratio: float, index: str = "piecewise", prefix: int = 0, site: str | None = None) -> None:
         super().__init__()
         if mode == "bias" and not transposed:
             raise ValueError("invalid RPE mode='bias' on V: bias mode exists only for Q and K")
         self.head_dim, self.num_heads = head_dim, num_heads
         self.mode, self.method, self.transposed = mode, method, transposed
-        self.ratio, self.index, self.skip = ratio, index, skip
+        self.ratio, self.index, self.prefix = ratio, index, prefix
         self.site = site or ("k" if transposed else "v")
-        self.num_buckets = allocated_buckets(method, ratio, skip)
+        self.num_buckets = allocated_buckets(method, ratio, prefix)
         if mode == "bias":
             self.lookup_table_bias = nn.Parameter(torch.zeros(num_heads, self.num_buckets))
         elif transposed:
@@ -57,14 +57,14 @@ class iRPE(AttentionEncoding):
 
     def extra_repr(self) -> str:
         return (f"site={self.site}, mode={self.mode}, method={self.method}, ratio={self.ratio}, index={self.index}, "
-                f"heads={self.num_heads}, buckets={self.num_buckets}, skip={self.skip}")
+                f"heads={self.num_heads}, buckets={self.num_buckets}, prefix={self.prefix}")
 
     def bucket_ids(self, grid: Grid, device: torch.device) -> Tensor:
         """(L, L) bucket ids of the grid (cached per grid and device)."""
-        if grid.prefix != self.skip:
-            raise ValueError(f"this iRPE table was built for skip={self.skip} prefix tokens, "
+        if grid.prefix != self.prefix:
+            raise ValueError(f"this iRPE table was built for {self.prefix} prefix tokens, "
                              f"the sequence has {grid.prefix}")
-        return bucket_map(self.method, self.ratio, grid.height, grid.width, self.skip, self.index, device)
+        return bucket_map(self.method, self.ratio, grid.height, grid.width, self.prefix, self.index, device)
 
     def table(self, x: Tensor) -> Tensor:
         """Per-bucket values: (1, heads, 1, buckets) for bias, (B, heads, L, buckets) for contextual Q/K."""
@@ -88,7 +88,7 @@ class iRPE(AttentionEncoding):
 
     def forward(self, x: Tensor, height: int | None = None, width: int | None = None) -> Tensor:
         """Q/K: the (B, heads, L, L) logit term of scaled x. V: the (B, heads, L, head_dim) output term."""
-        grid = resolve_grid(x.shape[-2], height, width, self.skip)
+        grid = resolve_grid(x.shape[-2], height, width, self.prefix)
         ids = self.bucket_ids(grid, x.device)
         if not self.transposed:
             return value_term(x, BucketValues(self.lookup_table_weight, ids))
@@ -99,10 +99,10 @@ class iRPECross(AttentionEncoding):
     """The cross method: a row-offset table and a column-offset table whose terms add up."""
 
     def __init__(self, head_dim: int, num_heads: int, mode: str, transposed: bool, ratio: float,
-                 index: str = "piecewise", skip: int = 0, site: str | None = None) -> None:
+                 index: str = "piecewise", prefix: int = 0, site: str | None = None) -> None:
         super().__init__()
-        self.rp_rows = iRPE(head_dim, num_heads, mode, "cross_rows", transposed, ratio, index, skip, site)
-        self.rp_cols = iRPE(head_dim, num_heads, mode, "cross_cols", transposed, ratio, index, skip, site)
+        self.rp_rows = iRPE(head_dim, num_heads, mode, "cross_rows", transposed, ratio, index, prefix, site)
+        self.rp_cols = iRPE(head_dim, num_heads, mode, "cross_cols", transposed, ratio, index, prefix, site)
 
     @property
     def parts(self) -> tuple[iRPE, iRPE]:
@@ -131,9 +131,9 @@ def _site(config: RPEConfig, head_dim: int, num_heads: int, site: str) -> Attent
     heads = 1 if config.shared_head else num_heads
     transposed = site != "v"
     if config.method == "cross":
-        return iRPECross(head_dim, heads, config.mode, transposed, config.ratio, config.index, config.skip, site)
+        return iRPECross(head_dim, heads, config.mode, transposed, config.ratio, config.index, config.prefix, site)
     return iRPE(head_dim, heads, config.mode, config.method, transposed, config.ratio, config.index,
-                config.skip, site)
+                config.prefix, site)
 
 
 def build_rpe(config: RPEConfig | None, head_dim: int, num_heads: int

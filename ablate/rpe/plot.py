@@ -26,9 +26,9 @@ def query_buckets(config: RPEConfig, table: str, height: int, width: int, query:
     row, col = query
     if not (0 <= row < height and 0 <= col < width):
         raise ValueError(f"query={query} is outside the {height}x{width} grid")
-    ids = bucket_map(table, config.ratio, height, width, config.skip, config.index)
-    token = config.skip + row * width + col
-    keys = ids[token, config.skip:].tolist()
+    ids = bucket_map(table, config.ratio, height, width, config.prefix, config.index)
+    token = config.prefix + row * width + col
+    keys = ids[token, config.prefix:].tolist()
     return [keys[r * width:(r + 1) * width] for r in range(height)]
 
 
@@ -47,8 +47,8 @@ def bucket_text(config: RPEConfig, height: int, width: int, query: tuple[int, in
         for r, line in enumerate(grid):
             cells = [f"[{v}]" if (r, c) == tuple(query) else f"{v}" for c, v in enumerate(line)]
             lines.append("".join(text.rjust(cell) for text in cells))
-        if config.skip:
-            lines.append(f"prefix tokens ({config.skip}) read bucket {allocated_buckets(table, config.ratio, config.skip) - 1}")
+        if config.prefix:
+            lines.append(f"prefix tokens ({config.prefix}) read bucket {allocated_buckets(table, config.ratio, config.prefix) - 1}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -74,9 +74,9 @@ def bucket_figure(config: RPEConfig, height: int, width: int, path: str | Path) 
         left.set_ylabel("key row")
         figure.colorbar(image, ax=left, label="bucket id", ticks=MaxNLocator(integer=True))
         right = figure.add_subplot(len(tables), 2, 2 * row + 2)
-        ids = bucket_map(table, config.ratio, height, width, config.skip, config.index)
+        ids = bucket_map(table, config.ratio, height, width, config.prefix, config.index)
         image = right.imshow(ids.numpy(), cmap="viridis", interpolation="nearest")
-        right.set_title(f"full map: skip {config.skip} + {height}x{width} tokens", fontsize=9)
+        right.set_title(f"full map: prefix {config.prefix} + {height}x{width} tokens", fontsize=9)
         right.set_xlabel("key token j")
         right.set_ylabel("query token i")
         figure.colorbar(image, ax=right, label="bucket id", ticks=MaxNLocator(integer=True))

@@ -9,7 +9,7 @@ contextual iRPE on K and 5.2 on Q, K and V on deit_pico, 2.4 on Q, K, V on deit_
 the bucket tables are smaller than N x N). Measured on the CPU as the bytes of the tensors autograd
 saves (tests/test_gpu_sharing.py); the x1.2 leaves room for the caching allocator's rounding. The CUDA
 context of a process is assumed to be 0.5 GiB (a typical figure for CUDA 12 with lazy module loading,
-not measured here). Encodings that add a term per token pair (ablate.rpe.encodings: pair_terms) count as
+not measured here). Encodings that add a term per token pair (ablate.pe.registry: pair_terms) count as
 RPE; rotary ones and PEG do not. An in-memory dataset also lives on the GPU, not counted here: 55 MiB for
 all of Fashion-MNIST, small beside the CUDA context.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ablate.data.options import image_size
 from ablate.engine.resources import PLACED, gpu_ids
 from ablate.models.registry import MODELS
-from ablate.rpe.encodings import ENCODINGS
+from ablate.pe.registry import ENCODINGS
 
 CUDA_CONTEXT = 512 * 2 ** 20  # bytes, assumed
 STATE_BYTES = 16  # per parameter: fp32 weights, gradients, AdamW exp_avg and exp_avg_sq

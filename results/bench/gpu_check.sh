@@ -31,5 +31,5 @@ echo "tests: $((SECONDS - start)) s"
 timeout 240 $PY -m ablate.cli bench --variants "K ctx,QKV ctx,K bias" --backends sdpa,triton \
   --output "$OUT/bench.csv" 2>&1 | tee "$OUT/bench.txt"
 echo "bench: $((SECONDS - start)) s"
-timeout 80 $PY -m ablate.engine.random_train "$OUT" --backend triton --steps 30 2>&1 | tee "$OUT/random_train.txt"
+timeout 80 $PY -m ablate.bench.random_train "$OUT" --backend triton --steps 30 2>&1 | tee "$OUT/random_train.txt"
 echo "all: $((SECONDS - start)) s" | tee "$OUT/time.txt"

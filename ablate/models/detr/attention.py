@@ -4,9 +4,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ablate.rpe.attention import EncodedAttention, attend
+from ablate.attention.layer import EncodedAttention, attend
 from ablate.rpe.config import RPEConfig
-from ablate.rpe.encoding import Grid
+from ablate.pe.interface import Grid
 
 
 class RPESelfAttention(EncodedAttention):

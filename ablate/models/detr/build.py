@@ -6,7 +6,7 @@ from ablate.models.detr.matcher import HungarianMatcher
 from ablate.models.detr.position_encoding import build_position_encoding
 from ablate.models.detr.transformer import Transformer
 from ablate.rpe.config import RPEConfig, flag_config
-from ablate.rpe.encodings import build_encoding
+from ablate.pe.registry import build_encoding
 
 
 def build_detr(enc_rpe2d: str | RPEConfig | None = None, num_classes: int = 91, backbone: str = "resnet50",
@@ -16,11 +16,11 @@ def build_detr(enc_rpe2d: str | RPEConfig | None = None, num_classes: int = 91, 
                dec_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1, num_queries: int = 100,
                aux_loss: bool = True, attn_backend: str = "auto", pe: str = "none", pe_options: dict | None = None,
                pe_grid: tuple[int, int] = (25, 25)) -> DETR:
-    """DETR with iRPE and another encoding (ablate.rpe.encodings) in the encoder self-attention (defaults: the
+    """DETR with iRPE and another encoding (ablate.pe.registry) in the encoder self-attention (defaults: the
     authors' R50 model). pe_grid is the nominal feature-map grid, the window of a bias table."""
     rpe = flag_config(enc_rpe2d)
-    if rpe is not None and rpe.skip != 0:
-        raise ValueError(f"DETR has no prefix tokens: RPE skip must be 0, got {rpe.skip}")
+    if rpe is not None and rpe.prefix != 0:
+        raise ValueError(f"DETR has no prefix tokens: RPE prefix must be 0, got {rpe.prefix}")
     joiner = Joiner(Backbone(backbone, train_backbone, output_stride, backbone_weights, backbone_from_scratch,
                              backbone_width),
                     build_position_encoding(position_embedding, hidden_dim))

@@ -5,7 +5,7 @@ from torch import Tensor, nn
 
 from ablate.models.detr.attention import RPESelfAttention
 from ablate.rpe.config import RPEConfig
-from ablate.rpe.encoding import ModelEncoding
+from ablate.pe.interface import ModelEncoding
 
 
 class EncoderLayer(nn.Module):

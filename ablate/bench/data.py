@@ -1,8 +1,8 @@
 """Data-path benchmark: images/s of each way images reach the model, beside the training step's images/s.
 
-    python -m ablate.engine.data_bench [--threads N] [--workers W] [--seconds S] [--keep DIR]
+    python -m ablate.bench.data [--threads N] [--workers W] [--seconds S] [--keep DIR]
 
-Writes two folders into a temporary directory (ablate.data.sample_folders) and times, on this machine:
+Writes two folders into a temporary directory (ablate.bench.samples) and times, on this machine:
 - a small folder (4,000 + 1,000 PNGs, 28 x 36 RGB) with the CPU recipe (pad-and-crop by 2 px, flips): the
   first decode into the cache, then the in-memory path it trains through, and for comparison the same folder
   streamed through W DataLoader workers; beside deit_pico with contextual iRPE training at [28, 36];
@@ -82,7 +82,7 @@ def run(work: Path, threads: int, workers: int, seconds: float) -> None:
     import ablate.data.build as build
     from ablate.config.compose import Composer
     from ablate.data.cache import is_small
-    from ablate.data.sample_folders import photo_crops, shifted_fashion
+    from ablate.bench.samples import photo_crops, shifted_fashion
     from ablate.engine.resources import cpu_count
 
     torch.set_num_threads(threads or cpu_count())

@@ -12,8 +12,8 @@ from functools import lru_cache
 import torch
 from torch import Tensor, nn
 
-from ablate.rpe.encoding import AttentionEncoding, Grid, ModelEncoding
-from ablate.rpe.terms import BucketLogits
+from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
+from ablate.pe.terms import BucketLogits
 
 PREFIX_ENTRIES = 3
 

@@ -2,7 +2,7 @@
 import torch.nn.functional as F
 from torch import Tensor
 
-from ablate.rpe.terms import BucketLogits, BucketValues, gather_logits, value_term
+from ablate.pe.terms import BucketLogits, BucketValues, gather_logits, value_term
 
 
 def summed_logits(logits: list[BucketLogits]) -> Tensor | None:

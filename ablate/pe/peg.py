@@ -6,7 +6,7 @@ import torch
 from timm.models.twins import PosConv
 from torch import Tensor
 
-from ablate.rpe.encoding import Grid, ModelEncoding, TokenMixer
+from ablate.pe.interface import Grid, ModelEncoding, TokenMixer
 
 
 class PEG(TokenMixer):

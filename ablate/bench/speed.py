@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 import ablate.models.deit  # noqa: F401  (registers the DeiT/iRPE models with timm)
 from ablate.models.registry import MODELS
-from ablate.rpe.attention import RPEAttention
+from ablate.attention.layer import RPEAttention
 from ablate.rpe.config import RPEConfig
 
 VARIANTS = {  # name -> (rpe_on, mode); None: no RPE
@@ -198,7 +198,7 @@ def ratios(rows: list[Row]) -> dict[int, tuple[float | None, float | None]]:
 
 def default_backends(device: torch.device) -> list[str]:
     """Every registered backend; on a CPU not the Triton kernels, which only run interpreted there."""
-    from ablate.rpe.backends import BACKENDS
+    from ablate.attention.backends import BACKENDS
 
     return [name for name in BACKENDS if device.type == "cuda" or name != "triton"]
 
@@ -208,7 +208,7 @@ def layer_rows(backends: list[str], device: torch.device, batch: int, steps: int
     only where a backend has no backward here), each backend timed in turn against eager: the CPU goal's test."""
     timer, table = Timer(device), []
     for variant, sites in VARIANTS.items():
-        config = RPEConfig(method="product", mode=sites[1], ratio=1.9, rpe_on=sites[0], skip=1) if sites else None
+        config = RPEConfig(method="product", mode=sites[1], ratio=1.9, rpe_on=sites[0], prefix=1) if sites else None
         for backend in backends:
             if backend == "eager":
                 continue

@@ -2,19 +2,19 @@
 
 Inside one attention layer an encoding may
 - rotate q and k before attention (rotary embeddings),
-- add logit terms (ablate.rpe.terms.BucketLogits: iRPE on Q or K, bias tables, ALiBi, the paper's baselines;
+- add logit terms (ablate.pe.terms.BucketLogits: iRPE on Q or K, bias tables, ALiBi, the paper's baselines;
   computed from q and k as projected, before any rotation),
 - add output terms (BucketValues: iRPE on V);
 between blocks, a token mixer acts on the patch grid instead (PEG). Each knows the grid: H x W patches
 after `prefix` tokens (class, distillation). The attention layers of DeiT and DETR gather what their
-encodings contribute and hand it to a backend (ablate.rpe.backends), which executes the terms without
+encodings contribute and hand it to a backend (ablate.attention.backends), which executes the terms without
 knowing which encoding made them.
 """
 from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from ablate.rpe.terms import BucketLogits, BucketValues
+from ablate.pe.terms import BucketLogits, BucketValues
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Grid:
         """Raise ValueError unless a sequence of this length lays out on the grid."""
         if self.prefix < 0 or length != self.length:
             raise ValueError(f"sequence length L={length} does not match the grid: expected "
-                             f"skip + H*W = {self.prefix} + {self.height}*{self.width}")
+                             f"prefix + H*W = {self.prefix} + {self.height}*{self.width}")
 
 
 class AttentionEncoding(nn.Module):
@@ -63,7 +63,7 @@ class TokenMixer(nn.Module):
 
 @dataclass
 class ModelEncoding:
-    """An encoding built for a whole model (ablate.rpe.encodings.build_encoding): one attention part per
+    """An encoding built for a whole model (ablate.pe.registry.build_encoding): one attention part per
     layer (None where it does nothing), modules the model holds once (e.g. one table shared by all layers,
     registered under these names), and token mixers applied after the blocks they are keyed by."""
 

@@ -8,8 +8,8 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from ablate.rpe.encoding import AttentionEncoding, Grid, ModelEncoding
-from ablate.rpe.terms import BucketLogits
+from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
+from ablate.pe.terms import BucketLogits
 
 
 def slopes(num_heads: int) -> Tensor:

@@ -1,8 +1,8 @@
 """Multi-head self-attention with position encodings, behind interchangeable backends.
 
-Every encoding acts through ablate.rpe.encoding.AttentionEncoding: the attention gathers the logit and
+Every encoding acts through ablate.pe.interface.AttentionEncoding: the attention gathers the logit and
 output terms of its encodings from q and k as projected, rotates q and k with any rotary encoding, and
-hands the rest to a backend (ablate.rpe.backends). Logit terms see q and k before rotation, so a relative
+hands the rest to a backend (ablate.attention.backends). Logit terms see q and k before rotation, so a relative
 term stays relative when combined with RoPE. Encodings run in a fixed order: iRPE on K, Q, V, then the
 layer's other encoding (`pe`).
 """
@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 from torch import Tensor, nn
 
-from ablate.rpe.backends import CHOICES, attention_function, resolve
+from ablate.attention.backends import CHOICES, attention_function, resolve
 from ablate.rpe.config import RPEConfig
-from ablate.rpe.encoding import AttentionEncoding, Grid
+from ablate.pe.interface import AttentionEncoding, Grid
 from ablate.rpe.lookup import build_rpe, site_parts
 
 
@@ -41,10 +41,10 @@ def rpe_attention(q: Tensor, k: Tensor, v: Tensor, *, rpe_q: AttentionEncoding |
     if backend not in CHOICES:
         raise ValueError(f"invalid attention backend {backend!r}: expected one of {', '.join(CHOICES)}")
     # The iRPE tables know how many prefix tokens they were built for; without them the rest of L is prefix.
-    skips = {part.skip for site in (rpe_q, rpe_k, rpe_v) if site is not None for part in site_parts(site)}
+    prefixes = {part.prefix for site in (rpe_q, rpe_k, rpe_v) if site is not None for part in site_parts(site)}
     grid = None
     if height is not None or width is not None:
-        grid = Grid(height, width, skips.pop() if skips else q.shape[-2] - height * width)
+        grid = Grid(height, width, prefixes.pop() if prefixes else q.shape[-2] - height * width)
     sites = [e for e in (rpe_k, rpe_q, rpe_v, *encodings) if e is not None]
     return attend(q, k, v, sites, grid, key_padding_mask, dropout_p, backend)
 

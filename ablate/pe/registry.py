@@ -1,10 +1,10 @@
 """Every position encoding besides iRPE, by name: what it is, where it applies, what it takes. Torch-free.
 
-An encoding is a module `ablate.rpe.<module>` with
+An encoding is a module (ablate.pe.<name>, or ablate.rpe.baselines for the paper's Table 5 rows) with
 
     build(name, dim, num_heads, depth, prefix, grid, **options) -> ModelEncoding
 
-(ablate.rpe.encoding): per-layer attention parts (rotations, logit terms), model-level modules, token
+(ablate.pe.interface): per-layer attention parts (rotations, logit terms), model-level modules, token
 mixers. A config chooses it with `pe.name` and its options (`pe.base`, `pe.shared`, `pe.blocks`); the
 absolute encoding is `pe.absolute` (learned, sincos, none) and iRPE is the `rpe` group. A new encoding
 is its module, conf/pe/<name>.yaml, and one `ENCODINGS.register` line here.
@@ -32,23 +32,23 @@ class EncodingSpec:
 
 
 ENCODINGS: Registry[EncodingSpec] = Registry("position encoding")
-ENCODINGS.register("none", EncodingSpec("ablate.rpe.encoding", "no encoding besides the absolute one and iRPE",
+ENCODINGS.register("none", EncodingSpec("ablate.pe.none", "no encoding besides the absolute one and iRPE",
                                         pair_terms=False))
 ENCODINGS.register("rope_axial", EncodingSpec(
-    "ablate.rpe.rope", "2D RoPE, axial: half the channel pairs rotate by x, half by y, fixed frequencies "
+    "ablate.pe.rope", "2D RoPE, axial: half the channel pairs rotate by x, half by y, fixed frequencies "
     "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 100.0}, head_dim_multiple=4,
     pair_terms=False))
 ENCODINGS.register("rope_mixed", EncodingSpec(
-    "ablate.rpe.rope", "2D RoPE-Mixed: every pair rotates by a learned mix of x and y, per head and layer "
+    "ablate.pe.rope", "2D RoPE-Mixed: every pair rotates by a learned mix of x and y, per head and layer "
     "(Heo et al. 2024); prefix tokens are not rotated", options={"base": 10.0}, head_dim_multiple=4,
     pair_terms=False))
 ENCODINGS.register("bias_table", EncodingSpec(
-    "ablate.rpe.bias_table", "a learned bias per head for each relative offset, (2H-1)(2W-1) entries plus "
+    "ablate.pe.bias_table", "a learned bias per head for each relative offset, (2H-1)(2W-1) entries plus "
     "three for prefix tokens (Swin, BEiT); one table per layer, or shared by all", options={"shared": False}))
 ENCODINGS.register("alibi", EncodingSpec(
-    "ablate.rpe.alibi", "2D ALiBi: minus a fixed per-head slope times the Euclidean patch distance (CROMA)"))
+    "ablate.pe.alibi", "2D ALiBi: minus a fixed per-head slope times the Euclidean patch distance (CROMA)"))
 ENCODINGS.register("peg", EncodingSpec(
-    "ablate.rpe.peg", "PEG (CPVT): a 3x3 depthwise convolution over the patch grid, added back, after the "
+    "ablate.pe.peg", "PEG (CPVT): a 3x3 depthwise convolution over the patch grid, added back, after the "
     "given blocks", models=("deit",), options={"blocks": [0]}, pair_terms=False))
 ENCODINGS.register("shaw", EncodingSpec(
     "ablate.rpe.baselines", "Shaw et al.'s RPE as the paper adapted it: contextual product iRPE on K and V, clip "
@@ -71,8 +71,5 @@ def options_of(name: str, given: dict) -> dict:
 def build_encoding(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],
                    options: dict | None = None):
     """The ModelEncoding of a named encoding for a model whose nominal patch grid is `grid` (loads torch)."""
-    if name == "none":
-        from ablate.rpe.encoding import ModelEncoding
-        return ModelEncoding([None] * depth)
     options = options_of(name, options or {})
     return import_module(ENCODINGS[name].module).build(name, dim, num_heads, depth, prefix, grid, **options)

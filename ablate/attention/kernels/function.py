@@ -4,7 +4,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ablate.rpe.terms import BucketLogits, BucketValues
+from ablate.pe.terms import BucketLogits, BucketValues
 
 from . import ops  # noqa: F401  (registers torch.ops.ablate.*)
 
@@ -54,7 +54,7 @@ def fused_attention(q: Tensor, k: Tensor, v: Tensor, logits: Sequence[BucketLogi
                     dropout_p: float = 0.0, scale: float | None = None) -> Tensor:
     """softmax(scale q k^T + logit terms, keys masked) -> dropout -> @ v + value terms; (B, H, L, D).
 
-    The terms mean what ablate.rpe.terms says. Bucket ids must lie in [0, buckets) of their table (they
+    The terms mean what ablate.pe.terms says. Bucket ids must lie in [0, buckets) of their table (they
     are not checked: an out-of-range id reads out of bounds). key_padding_mask (B, L), True = ignore the key;
     a query whose keys are all masked is undefined (the kernels return 0 for it and pass it no gradient).
     dropout_p is applied as given (pass 0 outside training); its seed comes from torch's global RNG.

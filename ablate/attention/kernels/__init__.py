@@ -2,7 +2,7 @@
 
     fused_attention(q, k, v, logits=(), values=(), key_padding_mask=None, dropout_p=0.0, scale=None)
 
-computes what ablate.rpe.terms defines (BucketLogits added to the logits, BucketValues added to the output)
+computes what ablate.pe.terms defines (BucketLogits added to the logits, BucketValues added to the output)
 without any (B, H, L, L) tensor in memory: tiles of queries x keys live in registers, the softmax is online,
 the logit terms are gathered from their (B|1, H|1, L|1, NB) tables by the bucket id of each pair, the value
 terms' per-bucket attention sums are accumulated in the kernel (rescaled with the running output), and the
@@ -17,7 +17,7 @@ CPU or GPU: one code path, chosen per call by the device of q. CUDA tensors run 
 Triton. CPU tensors run them through Triton's interpreter, with no environment variable needed: Triton
 picks interpretation when @triton.jit decorates a function (from TRITON_INTERPRET or
 triton.knobs.runtime.interpret), so dispatch.py imports the kernel modules a second time, under
-ablate.rpe.kernels._interpreted, with the interpret knob switched on for the duration of that import. Import
+ablate.attention.kernels._interpreted, with the interpret knob switched on for the duration of that import. Import
 order and other modules' use of Triton do not matter. Setting TRITON_INTERPRET=1 before the first import
 interprets the CUDA path too (for debugging).
 

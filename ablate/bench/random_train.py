@@ -1,6 +1,6 @@
 """A short training on random tensors: does a whole model train with a backend, at a precision, on this device?
 
-    python -m ablate.engine.random_train OUT_DIR [--backend triton] [--steps 30]
+    python -m ablate.bench.random_train OUT_DIR [--backend triton] [--steps 30]
 
 On a GPU: deit_small_patch16_224_ctx_product_50_shared_k (the authors' model) at batch 64, and DETR-R50 with
 rpe-2.0-product-ctx-1-k at batch 4 on 512 x 640 images (a 16 x 20 feature map, padded), bf16 autocast, AdamW.

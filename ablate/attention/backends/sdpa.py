@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ablate.rpe.backends import eager
-from ablate.rpe.terms import BucketLogits, BucketValues
+from ablate.attention.backends import eager
+from ablate.pe.terms import BucketLogits, BucketValues
 
 
 def padding_bias(key_padding_mask: Tensor, dtype: torch.dtype) -> Tensor:

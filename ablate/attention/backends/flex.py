@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention.flex_attention import flex_attention
 
-from ablate.rpe.backends import eager
-from ablate.rpe.terms import BucketLogits, BucketValues
+from ablate.attention.backends import eager
+from ablate.pe.terms import BucketLogits, BucketValues
 
 _compiled = None
 

@@ -10,7 +10,7 @@ import torch
 from timm.layers import RotaryEmbeddingCat, RotaryEmbeddingMixed, apply_rot_embed_cat
 from torch import Tensor
 
-from ablate.rpe.encoding import AttentionEncoding, Grid, ModelEncoding
+from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
 
 
 def _rotate_patches(x: Tensor, embed: Tensor, prefix: int) -> Tensor:

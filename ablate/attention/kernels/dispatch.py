@@ -4,8 +4,8 @@ Triton decides between compiling and interpreting when @triton.jit runs (it read
 not when a kernel launches, and a kernel calls the helper functions its module bound at import. So the
 kernel modules (tiles, forward, backward, dropout: @triton.jit code only, importing each other relatively)
 are loaded twice:
-- as ablate.rpe.kernels.forward etc., decorated the ordinary way: the compiled copy, used for CUDA tensors;
-- on the first CPU launch, as ablate.rpe.kernels._interpreted.forward etc., from the same files, with
+- as ablate.attention.kernels.forward etc., decorated the ordinary way: the compiled copy, used for CUDA tensors;
+- on the first CPU launch, as ablate.attention.kernels._interpreted.forward etc., from the same files, with
   triton.knobs.runtime.interpret switched on (in a knobs scope, restored at once) while they import: the
   interpreted copy, used for CPU tensors.
 The choice is made per launch from the device of the tensors, so it depends neither on import order nor on

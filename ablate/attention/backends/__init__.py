@@ -1,4 +1,4 @@
-"""Attention backends: each executes attention with the terms of ablate.rpe.terms, and all give the same
+"""Attention backends: each executes attention with the terms of ablate.pe.terms, and all give the same
 result (tests/test_rpe_backends.py holds every one to the eager reference, outputs and gradients).
 
 A backend is a module with
@@ -21,17 +21,17 @@ from ablate.registry import Registry
 class Backend:
     """One way to execute attention with position terms."""
 
-    module: str  # ablate.rpe.backends.<name>, with attention(...)
+    module: str  # ablate.attention.backends.<name>, with attention(...)
     description: str
 
 
 BACKENDS: Registry[Backend] = Registry("attention backend")
-BACKENDS.register("eager", Backend("ablate.rpe.backends.eager", "the reference: logits, softmax, dropout, A @ V"))
-BACKENDS.register("sdpa", Backend("ablate.rpe.backends.sdpa", "torch's fused attention with the logit terms "
+BACKENDS.register("eager", Backend("ablate.attention.backends.eager", "the reference: logits, softmax, dropout, A @ V"))
+BACKENDS.register("sdpa", Backend("ablate.attention.backends.sdpa", "torch's fused attention with the logit terms "
                                   "gathered into one float mask; V terms take the eager route"))
-BACKENDS.register("flex", Backend("ablate.rpe.backends.flex", "FlexAttention reading the bucket tables in a "
+BACKENDS.register("flex", Backend("ablate.attention.backends.flex", "FlexAttention reading the bucket tables in a "
                                   "score_mod; forward only on CPU, no dropout; V terms take the eager route"))
-BACKENDS.register("triton", Backend("ablate.rpe.backends.triton", "our fused Triton kernels: every term, V included, "
+BACKENDS.register("triton", Backend("ablate.attention.backends.triton", "our fused Triton kernels: every term, V included, "
                                     "read by bucket inside the kernels, forward and backward (CPU: interpreted)"))
 
 # What `auto` runs on each device type: the fastest backend measured correct there. SDPA on both until the fused

@@ -1,4 +1,4 @@
-"""Benchmark: how long planning takes. Run: python -m ablate.sweep.bench_plan
+"""Benchmark: how long planning takes. Run: python -m ablate.bench.plan
 
 Each case runs `ablate sweep --dry-run` in a fresh interpreter (start-up, composition, validation,
 hashing, the finished-run check, printing the plan) and reports its wall time and whether torch was

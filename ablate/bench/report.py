@@ -1,4 +1,4 @@
-"""Benchmark: `ablate report` on N synthetic run records (default 10,000). Run: python -m ablate.results.bench_report"""
+"""Benchmark: `ablate report` on N synthetic run records (default 10,000). Run: python -m ablate.bench.report"""
 import argparse
 import copy
 import json

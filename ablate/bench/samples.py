@@ -6,8 +6,8 @@ packages, deterministic from a seed: the own-data study in the README, the data 
 - photo_crops: an ImageNet-style folder of JPEGs 224-400 px a side, random crops of scikit-image's bundled
   photos, one class per photo.
 
-    python -m ablate.data.sample_folders shifted_fashion DIR    # 4,000 + 1,000 PNGs, 28 x 36, 10 classes
-    python -m ablate.data.sample_folders photo_crops DIR        # 1,600 + 400 JPEGs, 10 classes
+    python -m ablate.bench.samples shifted_fashion DIR    # 4,000 + 1,000 PNGs, 28 x 36, 10 classes
+    python -m ablate.bench.samples photo_crops DIR        # 1,600 + 400 JPEGs, 10 classes
 """
 from pathlib import Path
 

@@ -14,7 +14,8 @@ from ablate.config.compose import Composer, ConfigError
 from ablate.config.tasks import TASKS, headline_of
 from ablate.results.formats import FORMATS, write_output
 from ablate.results.records import FAILED
-from ablate.results.rundir import INTERRUPTED, RunBusy, experiments, run_dirs
+from ablate.results.rundir import RunBusy, experiments, run_dirs
+from ablate.sweep.outcome import INTERRUPTED
 from ablate.sweep.memory import gpu_plan
 from ablate.sweep.plan import Job, plan_runs
 from ablate.sweep.progress import Progress

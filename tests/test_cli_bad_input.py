@@ -122,12 +122,12 @@ def test_values_out_of_range(cli, results, override, needle):
 def test_every_range_names_a_key_of_some_config():
     from omegaconf import OmegaConf
 
-    from ablate.config.checks import RANGES
     from ablate.config.compose import Composer
+    from ablate.config.schema import ranges
 
     with Composer() as composer:
         configs = [composer.config(FAST), composer.config(["experiment=detr_composite"])]
-    missing = [r.key for r in RANGES if all(OmegaConf.select(c, r.key, default="absent") == "absent" for c in configs)]
+    missing = [key for key in ranges() if all(OmegaConf.select(c, key, default="absent") == "absent" for c in configs)]
     assert missing == []
 
 

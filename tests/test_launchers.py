@@ -12,6 +12,7 @@ from conftest import FAST
 from ablate.engine.runner import execute
 from ablate.results.rundir import RunDir, run_dirs
 from ablate.sweep.launchers import split_settings
+from ablate.sweep.outcome import settle
 from ablate.sweep.plan import plan_runs
 
 GRID = ["rpe=none,irpe_k"]
@@ -101,14 +102,14 @@ def _fresh(job):
     return {job.directory: job.run.stamp()}
 
 
-def settle(job, before, said):
-    return job.run.settle(job.resolved, job.overrides, said, before[job.directory])
+def settled(job, before, said):
+    return settle(job.run, job.resolved, job.overrides, said, before[job.directory])
 
 
 def test_a_job_that_left_no_record_is_recorded_failed(job):
     """A Slurm job may end 'successfully' without the run having written anything (killed, OOM)."""
     before = _fresh(job)
-    record = settle(job, before, "completed")
+    record = settled(job, before, "completed")
     assert record["status"] == "failed" and "ended without writing a record" in record["error"]
     assert RunDir(job.directory).record() == record
 
@@ -116,9 +117,9 @@ def test_a_job_that_left_no_record_is_recorded_failed(job):
 def test_a_written_record_beats_the_launchers_report(job):
     before = _fresh(job)
     job.run.write_record({"status": "completed", "metrics": {"top1": 50.0}})
-    assert settle(job, before, "launcher: UncompletedJobError: job 1234 failed")["status"] == "completed"
+    assert settled(job, before, "launcher: UncompletedJobError: job 1234 failed")["status"] == "completed"
     job.run.write_record({"status": "failed", "error": "ValueError: bad"})  # this launch's own failure
-    assert settle(job, before, "launcher: boom")["error"] == "ValueError: bad"
+    assert settled(job, before, "launcher: boom")["error"] == "ValueError: bad"
 
 
 def test_an_old_failed_record_is_replaced_and_a_running_job_left_alone(job):
@@ -126,9 +127,9 @@ def test_an_old_failed_record_is_replaced_and_a_running_job_left_alone(job):
     job.run.write_record({"status": "failed", "error": "from an earlier sweep"})
     before = {job.directory: job.run.stamp()}
     with job.run.lock():  # another process still runs it (e.g. a requeued job)
-        assert settle(job, before, "launcher: boom")["status"] == "running"
+        assert settled(job, before, "launcher: boom")["status"] == "running"
     assert RunDir(job.directory).record()["error"] == "from an earlier sweep"
-    record = settle(job, before, "launcher: boom")
+    record = settled(job, before, "launcher: boom")
     assert record["status"] == "failed" and "launcher: boom" in record["error"]
 
 

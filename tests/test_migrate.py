@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from ablate.config.compose import Composer
 from ablate.results.migrate import migrate, stale, upgrade
-from ablate.results.records import config_hashes, new_record
+from ablate.results.records import RECORD_SCHEMA, config_hashes, new_record
 from ablate.results.report import load_records
 from ablate.results.rundir import RunDir, run_dirs
 
@@ -62,7 +62,7 @@ def test_old_runs_move_to_their_current_identity(tmp_path):
     for config in configs.values():
         run = RunDir.of(tmp_path, config)
         record = run.finished()
-        assert record is not None and record["schema"] == 3 and record["config"] == config
+        assert record is not None and record["schema"] == RECORD_SCHEMA and record["config"] == config
         assert record["identity"]["config_hash"] == config_hashes(config)[0]
         assert OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG)) == config
     moved = RunDir.of(tmp_path, current(["rpe=irpe_k_bias"]))
@@ -79,8 +79,31 @@ def test_reports_read_old_records_as_current_ones(tmp_path):
 
 
 def test_current_records_are_left_alone():
-    record = {"schema": 3, "config": {"name": "x"}}
+    record = {"schema": RECORD_SCHEMA, "config": {"name": "x"}}
     assert upgrade(record) is record
+
+
+def test_drop_path_joins_the_identity_and_only_runs_that_used_it_move(tmp_path):
+    """Schema 3's rule left every *_path key out of the hash, train.drop_path included: runs at 0.0 keep their
+    hash (and need no migration), a run with stochastic depth moves to the hash that counts it."""
+    plain = current(["rpe=irpe_k"])
+    deep = current(["rpe=irpe_k", "train.drop_path=0.1", "seed=1"])  # another seed: schema 3 hashed both alike
+    assert config_hashes(plain)[1] != config_hashes(deep)[1]  # two settings now
+    for config in (plain, deep):
+        without = {**config, "train": {k: v for k, v in config["train"].items() if k != "drop_path"}}
+        old_hash = config_hashes(without)[0]  # what schema 3 hashed: the config less drop_path
+        run = RunDir(tmp_path / config["name"] / old_hash[:12])
+        run.path.mkdir(parents=True)
+        record = new_record(config, run.name, [], "completed", None, {"top1": 70.0})
+        record["identity"]["config_hash"], record["schema"] = old_hash, 3
+        record["identity"]["group_hash"] = config_hashes({k: v for k, v in without.items() if k != "seed"})[1]
+        run.write_record(record)
+    assert config_hashes(plain)[0][:12] == RunDir.of(tmp_path, plain).name
+    assert stale(tmp_path) == 1
+    outcome = migrate(tmp_path)
+    assert len(outcome["moved"]) == 1 and len(outcome["current"]) == 1
+    assert RunDir.of(tmp_path, deep).finished()["identity"]["config_hash"] == config_hashes(deep)[0]
+    assert RunDir.of(tmp_path, plain).finished()["schema"] == 3  # untouched: nothing about it changed
 
 
 def test_every_shipped_record_is_at_its_current_identity():
@@ -89,7 +112,7 @@ def test_every_shipped_record_is_at_its_current_identity():
     assert len(runs) >= 100
     for run in runs:
         record = run.record()
-        assert record["schema"] == 3 and run.name == config_hashes(record["config"])[0][:12], run.name
+        assert upgrade(record) is record and run.name == config_hashes(record["config"])[0][:12], run.name
 
 
 def test_every_row_of_the_shipped_reproduction_finds_its_runs():

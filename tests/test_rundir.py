@@ -8,7 +8,8 @@ import time
 import pytest
 
 from ablate.results.records import COMPLETED, DIVERGED, FAILED
-from ablate.results.rundir import BUSY, INCOMPLETE, RUNNING, TODO, UNREADABLE, RunBusy, RunDir, experiments, run_dirs
+from ablate.results.rundir import INCOMPLETE, RUNNING, TODO, UNREADABLE, RunBusy, RunDir, experiments, run_dirs
+from ablate.sweep.outcome import BUSY, settle
 
 CONFIG = {"name": "exp", "task": "classification", "seed": 0, "train": {"epochs": 2}}
 
@@ -39,8 +40,8 @@ def test_states_from_to_do_to_finished(tmp_path):
             with run.lock():
                 pass
         # the launcher's view of a run another process holds
-        assert run.settle(CONFIG, [], BUSY, run.stamp())["status"] == BUSY
-        assert run.settle(CONFIG, [], "launcher: boom", run.stamp())["status"] == RUNNING
+        assert settle(run, CONFIG, [], BUSY, run.stamp())["status"] == BUSY
+        assert settle(run, CONFIG, [], "launcher: boom", run.stamp())["status"] == RUNNING
     finally:
         release.set()
         holder.join()
@@ -58,13 +59,13 @@ def test_states_from_to_do_to_finished(tmp_path):
 def test_a_run_that_left_no_record_is_failed_naming_what_its_launcher_said(tmp_path):
     run = RunDir(tmp_path / "exp" / "abc")
     since = run.stamp()
-    record = run.settle(CONFIG, ["seed=0"], "worker process exited with code -9", since)
+    record = settle(run, CONFIG, ["seed=0"], "worker process exited with code -9", since)
     assert record["status"] == FAILED and "ended without writing a record (worker process exited" in record["error"]
     assert run.record() == record and record["identity"]["overrides"] == ["seed=0"]
     since = run.stamp()
     run.write_record({"status": FAILED, "error": "ValueError: bad"})  # the run's own record wins
-    assert run.settle(CONFIG, ["seed=0"], "completed", since)["error"] == "ValueError: bad"
-    again = run.settle(CONFIG, ["seed=0"], "completed", run.stamp())  # a later launch that left nothing
+    assert settle(run, CONFIG, ["seed=0"], "completed", since)["error"] == "ValueError: bad"
+    again = settle(run, CONFIG, ["seed=0"], "completed", run.stamp())  # a later launch that left nothing
     assert again["status"] == FAILED and again["error"] == "the run ended without writing a record (completed)"
 
 

@@ -10,7 +10,8 @@ from conftest import FAST
 from omegaconf import OmegaConf
 
 from ablate.engine.runner import ProgressFile, execute
-from ablate.results.rundir import INTERRUPTED, RunDir
+from ablate.results.rundir import RunDir
+from ablate.sweep.outcome import INTERRUPTED
 from ablate.sweep.display import SweepView, finish_time
 from ablate.sweep.plan import Job, plan_runs
 from ablate.sweep.progress import Progress

@@ -3,10 +3,8 @@
 Each raises ValueError with one line naming the option and the fix. They read the registries (models,
 datasets, RPE options) and never import torch: a sweep validates every job while it plans.
 """
-import math
 import re
 from pathlib import Path
-from typing import NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -15,62 +13,23 @@ from ablate.data.registry import check_dataset
 from ablate.models.registry import MODELS, check_model_name
 from ablate.attention.backends import CHOICES
 from ablate.rpe.config import RPEConfig, flag_config
-from ablate.pe.registry import ABSOLUTE, ENCODINGS, OPTIONS, options_of
+from ablate.config.schema import encoding_options, ranges
+from ablate.pe.registry import ABSOLUTE, ENCODINGS
 
 RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
 DETR_OUTPUT_STRIDES = (8, 16, 32)
 _RESNET = re.compile(r"^resnet(18|26|34|50|101|152|200)d?$")  # timm's ResNets that DETR's trunk can be
 
 
-class Range(NamedTuple):
-    """The values a numeric key may take: low <= value (low < value when low_open), value <= high."""
-
-    key: str
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-
-
-# Every numeric setting's range. A key the config lacks (a detection key in a classification run) is
-# skipped, and null stays allowed where the schema allows it (data.train_limit=null: every image).
-RANGES = (
-    Range("seed", 0),
-    Range("train.epochs", 1), Range("train.batch_size", 1),
-    Range("train.base_lr", 0, low_open=True), Range("train.min_lr", 0), Range("train.warmup_lr", 0),
-    Range("train.warmup_epochs", 0), Range("train.weight_decay", 0), Range("train.lr_drop", 1),
-    Range("train.clip_grad", 0), Range("train.smoothing", 0, 1), Range("train.mixup", 0),
-    Range("train.cutmix", 0), Range("train.reprob", 0, 1), Range("train.hflip", 0, 1),
-    Range("train.crop_padding", 0), Range("train.drop_path", 0, 1),
-    Range("eval.batch_size", 1), Range("eval.crop_pct", 0, 1, low_open=True),
-    Range("data.train_limit", 1), Range("data.val_limit", 1), Range("data.img_size", 1), Range("data.in_chans", 1),
-    Range("data.num_classes", 1), Range("data.max_size", 1), Range("data.crop_min", 1), Range("data.crop_max", 1),
-    Range("data.eval_size", 1), Range("data.num_train", 1), Range("data.num_val", 1), Range("data.image_size", 1),
-    Range("data.max_objects", 1), Range("data.min_object", 1), Range("data.max_object", 1),
-    Range("rpe.ratio", 0, low_open=True), Range("pe.base", 0, low_open=True),
-    Range("model.backbone_lr_scale", 0), Range("model.backbone_width", 1), Range("model.hidden_dim", 1),
-    Range("model.nheads", 1), Range("model.enc_layers", 0), Range("model.dec_layers", 1),
-    Range("model.dim_feedforward", 1), Range("model.dropout", 0, 1), Range("model.num_queries", 1),
-    Range("model.eos_coef", 0),
-    Range("runtime.threads", 0), Range("runtime.workers", 0),
-)
-
-
-def _expected(bound: Range) -> str:
-    parts = [] if bound.low is None else [f"{'>' if bound.low_open else '>='} {bound.low:g}"]
-    parts += [] if bound.high is None else [f"<= {bound.high:g}"]
-    return " and ".join(parts)
-
-
 def check_ranges(cfg: DictConfig) -> None:
-    """ValueError naming the first key outside its Range (NaN and infinities are outside every range)."""
-    for bound in RANGES:
-        value = OmegaConf.select(cfg, bound.key, default=None)
+    """ValueError naming the first key outside the range its schema field declares (ablate.config.schema); a key
+    the config lacks (a detection key in a classification run) and null, where allowed, pass."""
+    for key, bound in ranges().items():
+        value = OmegaConf.select(cfg, key, default=None)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        below = bound.low is not None and (value <= bound.low if bound.low_open else value < bound.low)
-        above = bound.high is not None and value > bound.high
-        if below or above or not math.isfinite(value):
-            raise ValueError(f"{bound.key}={value} is out of range: expected {_expected(bound)}")
+        if not bound.holds(value):
+            raise ValueError(f"{key}={value} is out of range: expected {bound.expected()}")
 
 
 def rpe_config(rpe: DictConfig) -> RPEConfig | None:
@@ -98,8 +57,8 @@ def detr_rpe(model: DictConfig, rpe: DictConfig) -> RPEConfig | None:
 
 
 def pe_options(pe: DictConfig) -> dict:
-    """The pe group's option values (ablate.pe.registry.OPTIONS), null where unset."""
-    return {key: pe[key] for key in OPTIONS}
+    """The encoding options set in the pe group (null ones are left to the encoding's own defaults)."""
+    return {key: pe[key] for key in encoding_options() if pe[key] is not None}
 
 
 def check_pe(pe: DictConfig, family: str, rpe: RPEConfig | None, head_dim: int, depth: int) -> None:
@@ -113,7 +72,12 @@ def check_pe(pe: DictConfig, family: str, rpe: RPEConfig | None, head_dim: int, 
         names = {"deit": "DeiT", "detr": "DETR"}
         raise ValueError(f"pe.name={pe.name} is not defined for {names[family]} (it is for "
                          f"{', '.join(names[m] for m in spec.models)}): choose another pe")
-    options = options_of(pe.name, pe_options(pe))
+    takes = encoding_options()
+    options = pe_options(pe)
+    extra = sorted(key for key in options if pe.name not in takes[key])
+    if extra:
+        own = [f"pe.{key}" for key, names in takes.items() if pe.name in names]
+        raise ValueError(f"pe.name={pe.name} takes no pe.{extra[0]} (it takes: {', '.join(own) or 'no options'})")
     if rpe is not None and not spec.with_irpe:
         raise ValueError(f"pe.name={pe.name} replaces iRPE: use it with rpe=none")
     if head_dim % spec.head_dim_multiple:

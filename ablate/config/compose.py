@@ -25,9 +25,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ablate.config.schema import register
+from ablate.config.schema import is_identity, register
 from ablate.config.selection import Selection
-from ablate.config.identity import NOT_IDENTITY, is_path_key
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 STUDY_GROUPS = ("experiment", "scale")  # choose the study itself (scale: a paper table's proxy or paper setting)
@@ -77,7 +76,7 @@ def within_study(key: str, grid: list[str]) -> bool:
     """Whether overriding key keeps a run in its experiment: the seed, the choice of experiment (or scale),
     one of the keys it sweeps or a key below one, or a key that is no part of a run's identity (runtime.*,
     logging.*, paths such as data.root)."""
-    if key in ("seed", *STUDY_GROUPS) or key.split(".")[0] in NOT_IDENTITY or is_path_key(key.rsplit(".", 1)[-1]):
+    if key in ("seed", *STUDY_GROUPS) or not is_identity(key):
         return True
     return any(key == g or key.startswith((f"{g}.", f"{g}/")) for g in grid)
 

@@ -1,13 +1,66 @@
-"""Structured configs: the types Hydra checks every composed config against.
+"""Structured configs: the types Hydra checks every composed config against, and what each field means to a run.
 
 Group options in conf/ extend these schemas through their defaults list (`/schema/<group>@_here_`),
 so a typo'd key or a wrong type fails at composition, before anything runs.
+
+A field made with `option(...)` carries marks that every reader takes from here, never from a list of its own:
+- `low`/`high`: the values it may take (ablate.config.checks refuses others before anything runs);
+- `identity=False`: where or how a run executes, never what it is (runtime, logging, paths): left out of a
+  run's identity hash (ablate.config.identity), of the report's factors, and free to change within a study;
+- `neutral=V`: the value at which a field is left out of a run's identity. For a field added after runs were
+  made, V is what those runs did without it: a run at V keeps the identity it had before the field existed,
+  so adding an option re-files no run and needs no migration; records without the field read as V.
+- `encodings=(...)`: a `pe` option, and the position encodings that take it.
 """
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import MISSING as NO_DEFAULT, Field, dataclass, field, fields
+from functools import cache
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from ablate.data.detection.composite_spec import CompositeSpec
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: low <= value (low < value when low_open), value <= high."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def holds(self, value: float) -> bool:
+        """Whether value lies in the range (NaN and infinities never do)."""
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and value > self.high
+        return not (below or above) and abs(value) != float("inf") and value == value
+
+    def expected(self) -> str:
+        """The range in words, e.g. '>= 1', '> 0 and <= 1'."""
+        parts = [] if self.low is None else [f"{'>' if self.low_open else '>='} {self.low:g}"]
+        return " and ".join(parts + ([] if self.high is None else [f"<= {self.high:g}"]))
+
+
+def option(default: Any = MISSING, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+           identity: bool = True, neutral: Any = _UNSET, encodings: tuple[str, ...] = ()) -> Field:
+    """A schema field with its marks (see the module docstring); list and dict defaults are copied per config."""
+    marks: dict[str, Any] = {}
+    if low is not None or high is not None:
+        marks["range"] = Range(low, high, low_open)
+    if not identity:
+        marks["identity"] = False
+    if neutral is not _UNSET:
+        marks["neutral"] = neutral
+    if encodings:
+        marks["encodings"] = encodings
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=marks)
+    if isinstance(default, type):
+        return field(default_factory=default, metadata=marks)
+    return field(default=default, metadata=marks)
 
 
 @dataclass
@@ -16,7 +69,7 @@ class RPESchema:
 
     method: str = "none"  # none | euc | quant | cross | product
     mode: Optional[str] = None  # bias | contextual
-    ratio: Optional[float] = None
+    ratio: Optional[float] = option(None, low=0, low_open=True)
     shared_head: Optional[bool] = None
     rpe_on: Optional[str] = None  # subset of "qkv"
     index: Optional[str] = None  # piecewise | clip
@@ -24,13 +77,16 @@ class RPESchema:
 
 @dataclass
 class PESchema:
-    """Position encodings besides iRPE (the rpe group): the absolute one, and one other (ablate.pe.registry)."""
+    """Position encodings besides iRPE (the rpe group): the absolute one, and one other (ablate.pe.registry).
+
+    An encoding's options are fields here, each naming the encodings that take it; null leaves the choice to
+    the encoding's module (its build() default)."""
 
     absolute: str = "learned"  # learned | sincos | none (DETR's models set sincos: DETR's sine)
-    name: str = "none"  # none | rope_axial | rope_mixed | bias_table | alibi | peg | shaw | txl | huang | sasa
-    base: Optional[float] = None  # RoPE frequency base (null: the encoding's default, axial 100, mixed 10)
-    shared: Optional[bool] = None  # bias_table: one table for all layers (BEiT) instead of one per layer (Swin)
-    blocks: Optional[list[int]] = None  # peg: the blocks it follows (null: [0])
+    name: str = "none"  # a registered encoding: none | rope_axial | rope_mixed | bias_table | alibi | peg | ...
+    base: Optional[float] = option(None, low=0, low_open=True, encodings=("rope_axial", "rope_mixed"))  # RoPE base
+    shared: Optional[bool] = option(None, encodings=("bias_table",))  # one table for all layers (BEiT), not per layer
+    blocks: Optional[list[int]] = option(None, encodings=("peg",))  # the blocks a PEG follows
 
 
 @dataclass
@@ -48,45 +104,44 @@ class DETRSchema:
     enc_rpe2d: Optional[str] = None  # the authors' flag, e.g. rpe-2.0-product-ctx-1-k (else the rpe group)
     backbone: str = "resnet50"  # a timm ResNet
     backbone_weights: Optional[str] = None  # local ImageNet weights for the trunk; never downloaded
-    backbone_lr_scale: float = 0.1  # DETR's lr_backbone / lr; 0 freezes the backbone
+    backbone_lr_scale: float = option(0.1, low=0)  # DETR's lr_backbone / lr; 0 freezes the backbone
     backbone_from_scratch: bool = False  # random init, trained batch norm and stem (no ImageNet weights)
-    backbone_width: Optional[int] = None  # channels of the first stage (ResNet doubles them per stage)
+    backbone_width: Optional[int] = option(None, low=1)  # channels of the first stage (ResNet doubles them per stage)
     output_stride: int = 32  # 16 is DETR's DC5 (dilated layer4); 8 dilates layer3 too
-    hidden_dim: int = 256
-    nheads: int = 8
-    enc_layers: int = 6
-    dec_layers: int = 6
-    dim_feedforward: int = 2048
-    dropout: float = 0.1
-    num_queries: int = 100
+    hidden_dim: int = option(256, low=1)
+    nheads: int = option(8, low=1)
+    enc_layers: int = option(6, low=0)
+    dec_layers: int = option(6, low=1)
+    dim_feedforward: int = option(2048, low=1)
+    dropout: float = option(0.1, low=0, high=1)
+    num_queries: int = option(100, low=1)
     aux_loss: bool = True
-    eos_coef: float = 0.1  # weight of the no-object class in the cross-entropy
+    eos_coef: float = option(0.1, low=0)  # weight of the no-object class in the cross-entropy
     attn_backend: str = "auto"  # auto, or a backend of ablate.attention.backends
 
 
 @dataclass
-class DetectionDataSchema:
-    """A COCO-format detection set with DETR's augmentations; seed..max_object describe the composite set."""
+class _DetectionFields:
+    """A COCO-format detection set with DETR's augmentations."""
 
     name: str = MISSING  # coco | composite
-    root: Optional[str] = None  # COCO 2017 folder, or the composite set's cache folder
-    num_classes: int = MISSING  # largest category id + 1 (91 for COCO)
-    train_limit: Optional[int] = None
-    val_limit: Optional[int] = None  # evaluate on the first N validation images only
-    scales: list[int] = field(default_factory=lambda: [480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800])
-    max_size: int = 1333
-    crop_scales: list[int] = field(default_factory=lambda: [400, 500, 600])
-    crop_min: int = 384
-    crop_max: int = 600
-    eval_size: int = 800
-    fashion_root: str = "/usr/share/datasets/fashion-mnist"
-    seed: int = 0
-    num_train: int = 800
-    num_val: int = 200
-    image_size: int = 128
-    max_objects: int = 4
-    min_object: int = 20
-    max_object: int = 56
+    root: Optional[str] = option(None, identity=False)  # COCO 2017 folder, or the composite set's cache folder
+    num_classes: int = option(MISSING, low=1)  # largest category id + 1 (91 for COCO)
+    train_limit: Optional[int] = option(None, low=1)
+    val_limit: Optional[int] = option(None, low=1)  # evaluate on the first N validation images only
+    scales: list[int] = option([480, 512, 544, 576, 608, 640, 672, 704, 736, 768, 800])
+    max_size: int = option(1333, low=1)
+    crop_scales: list[int] = option([400, 500, 600])
+    crop_min: int = option(384, low=1)
+    crop_max: int = option(600, low=1)
+    eval_size: int = option(800, low=1)
+    fashion_root: str = option("/usr/share/datasets/fashion-mnist", identity=False)
+
+
+@dataclass
+class DetectionDataSchema(CompositeSpec, _DetectionFields):
+    """A detection set; the composite set's own parameters (seed .. max_object) are its spec's fields, checked
+    by its spec (ablate.data.detection.composite_spec)."""
 
 
 @dataclass
@@ -94,14 +149,14 @@ class ClassificationDataSchema:
     """A classification dataset: where it is, what shape it has."""
 
     name: str = MISSING  # a registered dataset (ablate.data.registry): fashion_mnist | digits | folder | cifar10 | ...
-    root: Optional[str] = None
-    img_size: Any = MISSING  # one number (square) or [height, width]; checked by ablate.data.options.image_size
-    in_chans: int = MISSING
-    num_classes: Optional[int] = None  # null: inferred from the data (an image folder's class folders)
-    train_limit: Optional[int] = None  # train on N images only: the first N (image files: a fixed sample of N)
-    val_limit: Optional[int] = None  # evaluate on N images only, chosen the same way
-    mean: list[float] = field(default_factory=lambda: [0.5])
-    std: list[float] = field(default_factory=lambda: [0.5])
+    root: Optional[str] = option(None, identity=False)
+    img_size: Any = option(MISSING, low=1)  # one number (square) or [height, width] (ablate.data.options.image_size)
+    in_chans: int = option(MISSING, low=1)
+    num_classes: Optional[int] = option(None, low=1)  # null: inferred from the data (an image folder's class folders)
+    train_limit: Optional[int] = option(None, low=1)  # train on N images only: the first N (files: a fixed sample)
+    val_limit: Optional[int] = option(None, low=1)  # evaluate on N images only, chosen the same way
+    mean: list[float] = option([0.5])
+    std: list[float] = option([0.5])
 
 
 @dataclass
@@ -118,27 +173,29 @@ class HFDataSchema(ClassificationDataSchema):
 class TrainSchema:
     """The DeiT recipe's knobs (paper values in conf/train/deit.yaml)."""
 
-    epochs: int = MISSING
-    batch_size: int = MISSING
-    base_lr: float = 5e-4  # at batch 512: lr = base_lr * batch_size / 512
-    min_lr: float = 1e-5
-    warmup_lr: float = 1e-6
-    warmup_epochs: float = 5.0
-    weight_decay: float = 0.05
+    epochs: int = option(MISSING, low=1)
+    batch_size: int = option(MISSING, low=1)
+    base_lr: float = option(5e-4, low=0, low_open=True)  # at batch 512: lr = base_lr * batch_size / 512
+    min_lr: float = option(1e-5, low=0)
+    warmup_lr: float = option(1e-6, low=0)
+    warmup_epochs: float = option(5.0, low=0)
+    weight_decay: float = option(0.05, low=0)
     decay_rpe: bool = False  # whether RPE lookup tables get weight decay
     decay_all: bool = False  # DETR's way: decay every parameter (biases, norms, embeddings, RPE tables too)
-    lr_drop: Optional[int] = None  # DETR's schedule: lr constant after warm-up, /10 from this epoch; else cosine
-    clip_grad: Optional[float] = None
-    smoothing: float = 0.1
-    mixup: float = 0.0
-    cutmix: float = 0.0
+    lr_drop: Optional[int] = option(None, low=1)  # DETR's schedule: lr constant after warm-up, /10 from this epoch
+    clip_grad: Optional[float] = option(None, low=0)
+    smoothing: float = option(0.1, low=0, high=1)
+    mixup: float = option(0.0, low=0)
+    cutmix: float = option(0.0, low=0)
     randaug: Optional[str] = None  # timm RandAugment string, e.g. rand-m9-mstd0.5-inc1
-    reprob: float = 0.0  # random erasing probability
-    hflip: float = 0.5
+    reprob: float = option(0.0, low=0, high=1)  # random erasing probability
+    hflip: float = option(0.5, low=0, high=1)
     crop: str = "none"  # rrc (random resized crop) | pad (resize, then translate) | none (resize): ablate.data.augment
-    crop_scale: list[float] = field(default_factory=lambda: [0.08, 1.0])  # rrc: the fraction of the image a crop covers
-    crop_padding: int = 0  # pad: random translation by up to this many pixels
-    drop_path: float = 0.1
+    crop_scale: list[float] = option([0.08, 1.0])  # rrc: the fraction of the image a crop covers
+    crop_padding: int = option(0, low=0)  # pad: random translation by up to this many pixels
+    # 0.0 kept out of the identity: every hash made before drop_path counted (records of schema <= 3) was made
+    # without it, and runs without stochastic depth keep those hashes.
+    drop_path: float = option(0.1, low=0, high=1, neutral=0.0)
     amp: bool = True  # mixed precision where the device supports it
 
 
@@ -147,9 +204,9 @@ class EvalSchema:
     """Evaluation: batch size, the view of an image (resized to img_size; centre-cropped only if asked), test
     resolutions."""
 
-    batch_size: int = 256
-    crop_pct: Optional[float] = None  # null: resize to img_size, nothing cut; 0.875: ImageNet's (256 -> crop 224)
-    resolutions: list[Any] = field(default_factory=list)  # after the last epoch, top-1 at each: 42 or [H, W]
+    batch_size: int = option(256, low=1)
+    crop_pct: Optional[float] = option(None, low=0, high=1, low_open=True)  # null: resize, nothing cut; 0.875: ImageNet's
+    resolutions: list[Any] = option([])  # after the last epoch, top-1 at each: 42 or [H, W]
     interpolation: str = "bicubic"
 
 
@@ -158,8 +215,8 @@ class RuntimeSchema:
     """Where and how a run executes; not part of a run's identity."""
 
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: int = 0  # CPU threads for torch; 0 = all cores
-    workers: int = 2  # data-loader processes for image folders
+    threads: int = option(0, low=0)  # CPU threads for torch; 0 = all cores
+    workers: int = option(2, low=0)  # data-loader processes for image folders
 
 
 @dataclass
@@ -175,19 +232,68 @@ class Config:
 
     name: str = "default"  # experiment name: records are grouped by it
     task: str = "classification"
-    seed: int = 0
+    seed: int = option(0, low=0)
     model: Any = MISSING
-    pe: PESchema = field(default_factory=PESchema)
-    rpe: RPESchema = field(default_factory=RPESchema)
+    pe: PESchema = option(PESchema)
+    rpe: RPESchema = option(RPESchema)
     data: Any = MISSING
-    train: TrainSchema = field(default_factory=TrainSchema)
-    eval: EvalSchema = field(default_factory=EvalSchema)
-    runtime: RuntimeSchema = field(default_factory=RuntimeSchema)
-    logging: LoggingSchema = field(default_factory=LoggingSchema)
+    train: TrainSchema = option(TrainSchema)
+    eval: EvalSchema = option(EvalSchema)
+    runtime: RuntimeSchema = option(RuntimeSchema, identity=False)
+    logging: LoggingSchema = option(LoggingSchema, identity=False)
+
+
+# The schemas a group may take (model and data are typed Any above: each option picks one by its defaults list).
+ALTERNATIVES = {"model": (DeiTSchema, DETRSchema),
+                "data": (ClassificationDataSchema, HFDataSchema, DetectionDataSchema)}
+
+
+def _group_fields() -> Iterator[tuple[str, Field]]:
+    for top in fields(Config):
+        yield top.name, top
+        kinds = ALTERNATIVES.get(top.name) or ((top.default_factory,) if top.default_factory is not NO_DEFAULT else ())
+        for kind in kinds:
+            for sub in fields(kind):
+                yield f"{top.name}.{sub.name}", sub
+
+
+@cache
+def marks() -> dict[str, dict]:
+    """Dotted key -> the marks of its field (empty where it has none), over every group's alternatives."""
+    out: dict[str, dict] = {}
+    for key, f in _group_fields():
+        mine = dict(f.metadata)
+        if out.setdefault(key, mine) != mine:
+            raise TypeError(f"{key} is declared with different marks in two schemas of its group")
+    return out
+
+
+def is_identity(key: str) -> bool:
+    """Whether a dotted config key (or a key below it) takes part in a run's identity."""
+    parts = key.split(".")
+    table = marks()
+    return all(table.get(".".join(parts[:i]), {}).get("identity", True) for i in range(1, len(parts) + 1))
+
+
+def neutral_values() -> dict[str, Any]:
+    """Dotted key -> the value that does what runs did before the field existed (fields added since)."""
+    return {key: m["neutral"] for key, m in marks().items() if "neutral" in m}
+
+
+def ranges() -> dict[str, Range]:
+    """Dotted key -> the range its numbers must lie in."""
+    return {key: m["range"] for key, m in marks().items() if "range" in m}
+
+
+def encoding_options() -> dict[str, tuple[str, ...]]:
+    """pe option -> the position encodings that take it."""
+    return {key.split(".", 1)[1]: m["encodings"] for key, m in marks().items() if "encodings" in m}
 
 
 def register() -> None:
     """Put the schemas in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore  # Hydra loads only for composition, not for the marks
+
     store = ConfigStore.instance()
     store.store(name="config_schema", node=Config)
     store.store(group="schema/rpe", name="rpe", node=RPESchema)

@@ -2,7 +2,8 @@
 
 Checks run when a sweep is planned, before anything is written and without torch: each raises
 ValueError with one line naming the path first, then what was expected. A new dataset is a loader module
-(for classification: `build_split(data, split)` returning ablate.data.sets.Tensors or Encoded), a
+(for classification: `build_split(data, split)` returning ablate.data.sets.Tensors or Encoded; for detection:
+`split_files(data, split)` returning a split's image folder and COCO JSON), a
 conf/data/<name>.yaml, and one `DATASETS.register` line here.
 """
 import importlib.util
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from ablate.data.detection.composite_spec import CompositeSpec
 from ablate.registry import Registry
 
 FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -138,11 +140,7 @@ def _hf(data: DictConfig, splits: tuple[str, ...]) -> None:
 
 
 def _composite(data: DictConfig, splits: tuple[str, ...]) -> None:
-    if not 1 <= data.min_object <= data.max_object <= data.image_size:
-        raise ValueError(f"composite object sizes must satisfy 1 <= min_object <= max_object <= image_size, got "
-                         f"{data.min_object}, {data.max_object}, {data.image_size}")
-    if min(data.max_objects, data.num_train, data.num_val) < 1:
-        raise ValueError("composite max_objects, num_train and num_val must be >= 1")
+    CompositeSpec.of(data)  # its own checks, in its own words
     missing = missing_fashion_mnist(data.fashion_root)
     if missing:
         raise ValueError(f"the composite set needs Fashion-MNIST: {missing[0]} is missing "

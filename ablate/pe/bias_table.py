@@ -66,7 +66,7 @@ class RelativeBias(AttentionEncoding):
 
 
 def build(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],
-          shared: bool) -> ModelEncoding:
+          shared: bool = False) -> ModelEncoding:
     """Per-layer tables (Swin), or one the model holds (BEiT's shared one)."""
     if shared:
         table = BiasTable(grid, num_heads)

@@ -2,6 +2,8 @@
 depthwise convolution over the patch grid added back to the tokens after the chosen blocks (the first,
 or blocks 0-5); prefix tokens pass unchanged. The convolution is timm's (Twins' PosConv).
 """
+from collections.abc import Sequence
+
 import torch
 from timm.models.twins import PosConv
 from torch import Tensor
@@ -23,7 +25,7 @@ class PEG(TokenMixer):
 
 
 def build(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],
-          blocks: list[int]) -> ModelEncoding:
+          blocks: Sequence[int] = (0,)) -> ModelEncoding:
     """A PEG after each of the given blocks."""
     bad = [b for b in blocks if not 0 <= b < depth]
     if bad:

@@ -45,9 +45,13 @@ class MixedRope(AttentionEncoding):
         return _rotate_patches(q, embed, grid.prefix), _rotate_patches(k, embed, grid.prefix)
 
 
+BASES = {"rope_axial": 100.0, "rope_mixed": 10.0}  # RoPE-ViT's frequency bases (Heo et al. 2024)
+
+
 def build(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],
-          base: float) -> ModelEncoding:
+          base: float | None = None) -> ModelEncoding:
     """rope_axial: a fixed rotation in every layer; rope_mixed: the model's learned frequencies, per layer."""
+    base = BASES[name] if base is None else base
     head_dim = dim // num_heads
     if head_dim % 4:
         raise ValueError(f"{name} needs a head_dim divisible by 4 (two axes, pairs of channels), got {head_dim}")

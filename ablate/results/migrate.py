@@ -12,6 +12,12 @@ sweeps skip and resume these runs), and reports read old records through them in
 - schema 2 -> 3: augmentation belongs to the recipe: train.crop added (what the run did: pad-and-crop on
   in-memory data, timm's random resized crop on image folders, none for detection) with train.crop_scale
   [0.08, 1.0]; eval.crop_pct null by default (it cropped only image folders, which keep their 0.875).
+- schema 3 -> 4: the config is unchanged, the identity rule is not: train.drop_path counts (an earlier rule took
+  every key ending in _path for a path and left it out). Runs at drop_path 0.0 keep their hash and need
+  nothing; others move to their new one.
+
+An option added since schema 4 needs no migration: its schema field names a neutral value at which it is left
+out of the identity (ablate.config.schema.option), and records without it read as that value.
 """
 import os
 from pathlib import Path
@@ -45,7 +51,11 @@ def _schema_3(config: dict) -> dict:
     return {**config, "train": train, "eval": evaluation}
 
 
-MIGRATIONS = {1: _schema_2, 2: _schema_3}  # schema n -> n + 1
+def _schema_4(config: dict) -> dict:
+    return config
+
+
+MIGRATIONS = {1: _schema_2, 2: _schema_3, 3: _schema_4}  # schema n -> n + 1
 
 
 def config_schema(config: dict) -> int:
@@ -64,13 +74,17 @@ def upgrade_config(config: dict, schema: int) -> dict:
 
 def upgrade(record: dict) -> dict:
     """The record as the current schema writes it (identity recomputed; run_id still names the directory it is
-    in); current records, and records that name no schema, come back unchanged."""
+    in). Current records, records that name no schema, and old ones whose config and identity the upgrade leaves
+    as they are come back unchanged (the same object): there is nothing to migrate."""
     schema = record.get("schema", RECORD_SCHEMA)
     if schema >= RECORD_SCHEMA:
         return record
     config = upgrade_config(record["config"], schema)
     config_hash, group_hash = config_hashes(config)
-    identity = {**record.get("identity", {}), "config_hash": config_hash, "group_hash": group_hash}
+    old = record.get("identity", {})
+    if config == record["config"] and (old.get("config_hash"), old.get("group_hash")) == (config_hash, group_hash):
+        return record
+    identity = {**old, "config_hash": config_hash, "group_hash": group_hash}
     return {**record, "schema": RECORD_SCHEMA, "identity": identity, "config": config}
 
 
@@ -94,11 +108,11 @@ def migrate(results: Path) -> dict[str, list[str]]:
                 outcome["skipped"].append(run.name)
                 continue
             config = OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG), resolve=True)
-            if config_schema(config) >= RECORD_SCHEMA:
-                outcome["current"].append(run.name)
-                continue
             new, config = None, upgrade_config(config, config_schema(config))
         target = run.path.parent / config_hashes(config)[0][:12]
+        if new is None and target == run.path:
+            outcome["current"].append(run.name)
+            continue
         if target.exists() and target != run.path:
             outcome["clash"].append(run.name)
             continue
@@ -116,13 +130,13 @@ def migrate(results: Path) -> dict[str, list[str]]:
 
 
 def stale(results: Path, experiment: str | None = None) -> int:
-    """How many runs under results have records of an older schema (cheap: reads each record's schema)."""
+    """How many runs under results have records that migrating would change (only old schemas are upgraded)."""
     count = 0
     for run in run_dirs(results, experiment):
         try:
             record = run.record()
         except ValueError:
             continue
-        if record is not None and record.get("schema", RECORD_SCHEMA) < RECORD_SCHEMA:
+        if record is not None and upgrade(record) is not record:
             count += 1
     return count

@@ -10,19 +10,11 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from ablate.config.identity import NOT_IDENTITY, is_path_key
+from ablate.config.identity import identity_view
 from ablate.results.provenance import provenance
 
-RECORD_SCHEMA = 3  # bumped with each migration in ablate.results.migrate
+RECORD_SCHEMA = 4  # bumped with each migration in ablate.results.migrate
 COMPLETED, FAILED, DIVERGED = "completed", "failed", "diverged"  # a record's status
-
-
-def _identity_view(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _identity_view(v) for k, v in node.items() if not is_path_key(str(k))}
-    if isinstance(node, list):
-        return [_identity_view(v) for v in node]
-    return node
 
 
 def _digest(obj: Any) -> str:
@@ -31,7 +23,7 @@ def _digest(obj: Any) -> str:
 
 def config_hashes(config: dict) -> tuple[str, str]:
     """(config hash, hash without the seed): identity of a run and of its group of seeds."""
-    view = _identity_view({k: v for k, v in config.items() if k not in NOT_IDENTITY})
+    view = identity_view(config)
     return _digest(view), _digest({k: v for k, v in view.items() if k != "seed"})
 
 

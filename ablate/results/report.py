@@ -17,12 +17,12 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from ablate.config.schema import is_identity, neutral_values
 from ablate.results.migrate import upgrade
-from ablate.config.identity import is_path_key
 from ablate.results.records import COMPLETED, DIVERGED
 from ablate.results.rundir import record_paths
 
-NOT_FACTORS = ("seed", "name", "runtime.", "logging.", "launcher.")
+NOT_FACTORS = ("seed", "name")  # identity, but the replicate and the study, never a setting
 RECORD_COLUMNS = ("run_id", "experiment", "status", "error", "group_hash", "path")  # besides config and metrics
 CONFIG_SCALARS = ("name", "task", "seed")  # the config's top-level values (ablate.config.schema.Config)
 SHOWN = (COMPLETED, DIVERGED)  # statuses a table shows; the others are counted in a note
@@ -73,7 +73,11 @@ def load_records(results: Path, experiment: str | None = None,
             continue  # a run still in progress
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # orjson's error is a ValueError
             on_error(f"skipping unreadable record {path}: {type(e).__name__}: {e}")
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    for key, value in neutral_values().items():  # runs made before an option existed did what its neutral value does
+        if key in frame.columns:
+            frame[key] = frame[key].where(frame[key].notna(), str(value) if isinstance(value, list) else value)
+    return frame
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
@@ -82,9 +86,9 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _config_columns(frame: pd.DataFrame) -> list[str]:
-    """Config columns that can tell settings apart: not the seed, the name, run-time options or paths."""
-    return [c for c in frame.columns if ("." in c or c == "task") and not c.startswith(NOT_FACTORS)
-            and c not in NOT_FACTORS and not is_path_key(c.rsplit(".", 1)[-1])]
+    """Config columns that can tell settings apart: not the seed, the name, or what is no part of an identity
+    (run-time options, paths)."""
+    return [c for c in frame.columns if ("." in c or c == "task") and c not in NOT_FACTORS and is_identity(c)]
 
 
 def varying(frame: pd.DataFrame) -> list[str]:

@@ -1,5 +1,5 @@
 """One run's directory: the only module that knows its layout, its lock, how it is written and read,
-which state it is in, and how a run that ended without a record is failed.
+which state it is in, and how a run that ended without a record is recorded as failed.
 
     <results>/<experiment>/<first 12 hex of the config hash>/
         config.yaml     the resolved config          metrics.jsonl   one line per finished epoch
@@ -26,11 +26,9 @@ from typing import IO
 
 from ablate.results.records import COMPLETED, DIVERGED, config_hashes, dumps, failed_record
 
-# States, as `ablate ls` shows them. BUSY and INTERRUPTED are not states of a directory but outcomes of
-# a launch: another process holds the run; Ctrl-C stopped it (its last finished epoch is saved).
+# States, as `ablate ls` shows them.
 TODO, RUNNING, INCOMPLETE = "to do", "running", "incomplete"
 UNREADABLE = "unreadable record"  # besides a record's own status (ablate.results.records)
-BUSY, INTERRUPTED = "busy", "interrupted"
 FINISHED = (COMPLETED, DIVERGED)  # a rerun skips these; failed and unfinished runs are retried
 
 
@@ -261,21 +259,11 @@ class RunDir:
         """record.json, atomically."""
         self.replace(self.RECORD, dumps(record, indent=1, default=str))
 
-    def settle(self, config: dict, overrides: list[str], said: str, since: int | None) -> dict:
-        """The outcome of a launch that has ended, from disk: a finished record, or one this launch wrote
-        (newer than `since`); a run that left neither is recorded as failed, naming what its launcher said
-        (a Slurm job can report success after an exception, a killed worker says nothing)."""
-        record = self.finished() or self.written_since(since)
-        if record is not None:
-            return record
-        if said == BUSY:
-            return {"status": BUSY, "error": f"{self.path} is being run by another process"}
-        try:
-            with self.lock():
-                record = failed_record(config, self.name, overrides, f"the run ended without writing a record ({said})")
-                self.write_record(record)
-        except RunBusy:
-            return {"status": RUNNING, "error": f"{self.path} is still being run ({said})"}
+    def fail(self, config: dict, overrides: list[str], why: str) -> dict:
+        """Record, under the lock, that the run ended without writing its own record; RunBusy if it is still held."""
+        with self.lock():
+            record = failed_record(config, self.name, overrides, f"the run ended without writing a record ({why})")
+            self.write_record(record)
         return record
 
 

@@ -20,7 +20,8 @@ from queue import SimpleQueue
 
 from ablate.engine.resources import PLACED, cpu_count, gpu_ids
 from ablate.engine.runner import execute
-from ablate.results.rundir import BUSY, INTERRUPTED, RunBusy
+from ablate.results.rundir import RunBusy
+from ablate.sweep.outcome import BUSY, INTERRUPTED, settle
 from ablate.sweep.plan import Job
 from ablate.sweep.progress import Progress
 from ablate.sweep.worker import BUSY_EXIT, INTERRUPTED_EXIT
@@ -64,7 +65,7 @@ class Workers:
             return job.run.written_since(since) or {"status": INTERRUPTED, "error": "Ctrl-C"}
         last = (stderr.strip().splitlines() or [""])[-1]
         said = f"worker process exited with code {proc.returncode}" + (f": {last}" if last else "")
-        return job.run.settle(job.resolved, job.overrides, said, since)
+        return settle(job.run, job.resolved, job.overrides, said, since)
 
     def interrupt(self) -> None:
         """Pass Ctrl-C on to every live worker (each saves nothing more than its last finished epoch)."""

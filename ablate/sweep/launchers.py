@@ -24,7 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ablate.config.compose import CONF_DIR, Composer, ConfigError
 from ablate.engine.resources import cpu_count
-from ablate.results.rundir import BUSY, RunBusy
+from ablate.results.rundir import RunBusy
+from ablate.sweep.outcome import BUSY, settle
 from ablate.sweep.plan import Job
 from ablate.sweep.progress import Progress
 
@@ -154,7 +155,7 @@ def launch_hydra(name: str, settings: list[str], jobs: list[Job], results: Path,
             stop.set()
             watcher.join()
         for job, words in zip(todo, said):  # the records now on disk have the last word
-            record = job.run.settle(job.resolved, job.overrides, words, before[job.directory])
+            record = settle(job.run, job.resolved, job.overrides, words, before[job.directory])
             if job.directory not in progress.ended:
                 ended(job, record)
             elif progress.ended[job.directory]["status"] != record["status"]:

@@ -1,4 +1,6 @@
-"""Turn a detection data config into datasets and loaders: COCO 2017 layout or the composite set."""
+"""Turn a detection data config into datasets and loaders; each dataset's module (ablate.data.registry) says where
+a split's images and COCO JSON are (`split_files`)."""
+from importlib import import_module
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -6,23 +8,13 @@ from torch.utils.data import DataLoader, Subset
 
 from ablate.data.detection.coco import CocoDetection
 from ablate.data.detection.collate import collate_detection
-from ablate.data.detection.composite import CompositeSpec, generate_composite
 from ablate.data.detection.transforms import build_transforms
-from ablate.data.registry import coco_files
-
-
-def composite_spec(data: DictConfig) -> CompositeSpec:
-    """The composite set described by the data config."""
-    return CompositeSpec(seed=data.seed, num_train=data.num_train, num_val=data.num_val, image_size=data.image_size,
-                         max_objects=data.max_objects, min_object=data.min_object, max_object=data.max_object)
+from ablate.data.registry import DATASETS
 
 
 def split_files(data: DictConfig, split: str) -> tuple[Path, Path]:
-    """(image folder, COCO JSON) of a split, generating the composite set on first use."""
-    if data.name == "composite":
-        folder = generate_composite(Path(data.root).expanduser(), composite_spec(data), data.fashion_root)
-        return folder / split, folder / "annotations" / f"{split}.json"
-    return coco_files(data.root, split)
+    """(image folder, COCO JSON) of a split, from the dataset's own module."""
+    return import_module(DATASETS[data.name].module).split_files(data, split)
 
 
 def build_detection_dataset(data: DictConfig, split: str) -> CocoDetection:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from omegaconf import DictConfig
 from pycocotools.coco import COCO
 from torch.utils.data import Dataset
+
+from ablate.data.registry import coco_files
 
 
 def load_coco(annotation_file: str | Path) -> COCO:
@@ -58,3 +61,8 @@ class CocoDetection(Dataset):
             "size": size,
         }
         return self.transforms(image, target)
+
+
+def split_files(data: DictConfig, split: str) -> tuple[Path, Path]:
+    """(image folder, COCO JSON) of a split of the COCO 2017 layout under data.root."""
+    return coco_files(data.root, split)

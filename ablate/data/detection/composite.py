@@ -6,18 +6,19 @@ overlapping; the box is the tight box of the pasted item. Train scenes use Fashi
 val scenes its test split. Everything is drawn from one seed, so a cache is fully described by its
 parameters; it is written once as PNG images plus COCO JSON and reused.
 """
-import hashlib
 import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig
 from PIL import Image
 from skimage import data as skdata
 
+from ablate.data.detection.composite_spec import CompositeSpec
 from ablate.data.fashion_mnist import load_fashion_mnist
 from ablate.data.registry import missing_fashion_mnist
 
@@ -26,31 +27,6 @@ CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
 BACKGROUNDS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "hubble_deep_field",
                "immunohistochemistry", "retina", "brick", "grass", "gravel", "moon", "page", "text", "cell", "clock")
 SPLIT_SEED_OFFSET = {"train": 0, "val": 1}
-
-
-@dataclass(frozen=True)
-class CompositeSpec:
-    """Everything that determines the generated set."""
-
-    seed: int = 0
-    num_train: int = 800
-    num_val: int = 200
-    image_size: int = 128
-    max_objects: int = 4
-    min_object: int = 20
-    max_object: int = 56
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_object <= self.max_object <= self.image_size:
-            raise ValueError(f"composite object sizes must satisfy 1 <= min_object <= max_object <= image_size, "
-                             f"got {self.min_object}, {self.max_object}, {self.image_size}")
-        if self.max_objects < 1 or self.num_train < 1 or self.num_val < 1:
-            raise ValueError("composite max_objects, num_train and num_val must be >= 1")
-
-    @property
-    def key(self) -> str:
-        """Short digest naming the cache folder of this spec."""
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
 
 
 def load_backgrounds() -> list[np.ndarray]:
@@ -154,3 +130,9 @@ def generate_composite(cache_root: str | Path, spec: CompositeSpec, fashion_root
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def split_files(data: DictConfig, split: str) -> tuple[Path, Path]:
+    """(image folder, COCO JSON) of a split of the set data describes, generated under data.root on first use."""
+    folder = generate_composite(Path(data.root).expanduser(), CompositeSpec.of(data), data.fashion_root)
+    return folder / split, folder / "annotations" / f"{split}.json"

@@ -3,7 +3,8 @@ name made of the experiment's and the overrides'."""
 import pytest
 from conftest import FAST
 
-from ablate.config.compose import NAME_LIMIT, Composer, ConfigError
+from ablate.config.compose import Composer, ConfigError
+from ablate.config.naming import NAME_LIMIT, filed_name
 from ablate.results.rundir import run_dirs
 from ablate.sweep.plan import resolve
 
@@ -29,24 +30,24 @@ from ablate.sweep.plan import resolve
 def test_filed_name(overrides, name):
     with Composer() as composer:
         [composed] = {c["name"] for c in composer.configs(composer.jobs(overrides))}
-        assert composer.filed_name(overrides, composed) == name
+        assert filed_name(composer, overrides, composed) == name
 
 
 def test_long_names_are_cut_with_a_hash_of_the_whole():
     with Composer() as composer:
-        name = composer.filed_name(FAST, "fashion_rpe")
-        other = composer.filed_name([*FAST, "train.base_lr=1e-3"], "fashion_rpe")
+        name = filed_name(composer, FAST, "fashion_rpe")
+        other = filed_name(composer, [*FAST, "train.base_lr=1e-3"], "fashion_rpe")
     assert name == "fashion_rpe+data=digits+model=deit_micro+data.train_limit=256+more-a5f47de0"
     assert len(other) <= NAME_LIMIT and other != name and other.startswith("fashion_rpe+data=digits+model=deit_micro+data.train_limit=256+more-")
 
 
 def test_unsafe_characters_and_bad_names():
     with Composer() as composer:
-        assert composer.filed_name(["data.mean=[0.4]"], "fashion_rpe") == "fashion_rpe+data.mean=_0.4_"
+        assert filed_name(composer, ["data.mean=[0.4]"], "fashion_rpe") == "fashion_rpe+data.mean=_0.4_"
         with pytest.raises(ConfigError, match="name takes one plain directory name"):
-            composer.filed_name(["name=../elsewhere"], "fashion_rpe")
+            filed_name(composer, ["name=../elsewhere"], "fashion_rpe")
         with pytest.raises(ConfigError, match="name takes one plain directory name"):
-            composer.filed_name(["name=a,b"], "fashion_rpe")
+            filed_name(composer, ["name=a,b"], "fashion_rpe")
 
 
 def test_a_sweep_over_scales_files_each_scale_under_its_own_name():

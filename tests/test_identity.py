@@ -7,7 +7,8 @@ import pytest
 from omegaconf import OmegaConf
 
 import ablate.config.identity as identity
-from ablate.config.compose import Composer, within_study
+from ablate.config.compose import Composer
+from ablate.config.naming import within_study
 from ablate.config.schema import is_identity, marks, neutral_values
 from ablate.results.records import config_hashes
 from ablate.results.report import varying

@@ -15,10 +15,13 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from ablate.data.detection.composite import CompositeSpec, compose_scene, load_backgrounds
+from ablate.console import Refused
+from ablate.data.detection.composite import compose_scene, load_backgrounds
+from ablate.data.detection.composite_spec import CompositeSpec
 from ablate.data.detection.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ablate.data.fashion_mnist import load_fashion_mnist
 from ablate.data.registry import missing_fashion_mnist
+from ablate.engine.resources import cpu_count
 from ablate.models.detr.backbone import resnet_widths
 
 
@@ -85,3 +88,20 @@ def held_out_accuracy(model: torch.nn.Module, fashion_root: str | Path, size: in
     model.eval()
     predictions = torch.cat([model(chunk).argmax(1) for chunk in x.split(500)])
     return (predictions == y).float().mean().item() * 100
+
+
+def pretrain_command(out: Path, backbone: str, width: int, images: int, epochs: int, seed: int, force: bool) -> str:
+    """What `ablate pretrain-backbone` does: check its options, pretrain, and say what it reached."""
+    out = out.expanduser()
+    if out.exists() and not force:
+        raise Refused(f"{out} exists: pass --force to replace it")
+    if not backbone.startswith("resnet"):
+        raise Refused(f"--backbone {backbone!r} is not a timm ResNet (e.g. resnet18)")
+    if width < 1 or epochs < 1 or images < 128:
+        raise Refused("--width and --epochs must be >= 1 and --images >= 128 (one batch)")
+    torch.set_num_threads(cpu_count())
+    try:
+        result = pretrain_backbone(out, backbone, width, images=images, epochs=epochs, seed=seed)
+    except (ValueError, RuntimeError) as e:
+        raise Refused(str(e)) from None
+    return f"{out}: {backbone} width {width}, held-out top-1 {result['top1']:.2f} ({result['seconds']:.0f} s)"

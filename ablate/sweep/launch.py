@@ -15,7 +15,9 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from queue import SimpleQueue
 
 from ablate.engine.resources import PLACED, cpu_count, gpu_ids
@@ -82,7 +84,7 @@ def _gpu_of(job: Job, slot: int, gpus: list[str]) -> str | None:
     return gpus[slot % len(gpus)]
 
 
-def launch(jobs: list[Job], workers: int, progress: Progress, on_end=None) -> None:
+def launch(jobs: list[Job], workers: int, progress: Progress, on_end: Callable[[Job, dict], None] | None = None) -> None:
     """Run every job not yet done; N > 1 workers run N processes with cores/N threads each, spread over the GPUs."""
     todo = [job for job in jobs if not job.done]
     pool, gpus, slots = Workers(max(1, cpu_count() // workers)), gpu_ids(), SimpleQueue()
@@ -116,3 +118,9 @@ def launch(jobs: list[Job], workers: int, progress: Progress, on_end=None) -> No
             pool.interrupt()
             executor.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def run(name: str, settings: list[str], jobs: list[Job], results: Path, progress: Progress, parallel: int,
+        on_end: Callable[[Job, dict], None] | None = None) -> None:
+    """The local launcher's entry (ablate.sweep.launchers): the progress view's worker count, on this machine."""
+    launch(jobs, progress.workers, progress, on_end=on_end)

@@ -11,6 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.config.compose import Composer, ConfigError
+from ablate.config.naming import filed_name
 from ablate.config.tasks import check_config
 from ablate.results.rundir import RunDir
 
@@ -85,7 +86,7 @@ def resolve(overrides: list[str], sweep: bool = True) -> tuple[list[list[str]], 
         if not job_overrides:
             raise ConfigError(f"empty sweep: {' '.join(overrides) or 'the experiment'} expands to no runs")
         configs = composer.configs(job_overrides)  # a sweep value in a single run is refused here
-        names = {name: composer.filed_name(overrides, name) for name in {str(c["name"]) for c in configs}}
+        names = {name: filed_name(composer, overrides, name) for name in {str(c["name"]) for c in configs}}
     for config in configs:
         config["name"] = names[str(config["name"])]
     return job_overrides, configs

@@ -60,7 +60,7 @@ def config(name, root, *overrides):
 def test_cifar_loads_in_memory_with_labels_and_channels_in_place(cifar, name):
     cfg = config(name, cifar(name))
     check_dataset(cfg.data, "classification")
-    out = build_loaders(cfg.data, cfg.train, cfg.eval, workers=0)
+    out = build_loaders(cfg.data, cfg.train, cfg.eval, workers=0, seed=cfg.seed)
     assert out.num_classes == LAYOUT[name][4] and isinstance(out.train, TensorBatches)
     images, labels = out.val.images, out.val.labels
     assert images.shape == (8, 3, 32, 32) and images.dtype == torch.uint8 and len(out.train.labels) == 8 * len(

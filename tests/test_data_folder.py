@@ -53,7 +53,7 @@ def folder_config(root, *overrides):
 
 
 def loaders(cfg):
-    return build.build_loaders(cfg.data, cfg.train, cfg.eval, workers=0)
+    return build.build_loaders(cfg.data, cfg.train, cfg.eval, workers=0, seed=cfg.seed)
 
 
 def bright(batch: torch.Tensor) -> list[tuple[int, int]]:
@@ -109,7 +109,7 @@ def test_small_sets_are_decoded_once_into_the_users_cache(tmp_path, user_cache, 
 def test_large_sets_stream_with_workers(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "SMALL_SET_BYTES", 12 * 16 * 3 * 15)  # 16 images a split: one too many
     cfg = folder_config(write_markers(tmp_path / "f"))
-    out = build.build_loaders(cfg.data, cfg.train, cfg.eval, workers=1)
+    out = build.build_loaders(cfg.data, cfg.train, cfg.eval, workers=1, seed=cfg.seed)
     assert isinstance(out.train, DataLoader) and out.train.num_workers == 1
     images, labels = next(iter(out.train))
     assert images.shape == (8, 3, 12, 16) and images.dtype == torch.float32

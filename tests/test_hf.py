@@ -48,7 +48,7 @@ def config(root, *overrides):
 
 
 def check_loaders(cfg):
-    out = build_loaders(cfg.data, cfg.train, cfg.eval, workers=0)
+    out = build_loaders(cfg.data, cfg.train, cfg.eval, workers=0, seed=cfg.seed)
     assert out.num_classes == 3 and len(out.train) == 3
     images, labels = out.val.images, out.val.labels
     assert images.shape == (6, 3, 8, 12) and labels.tolist() == [0, 1, 2, 0, 1, 2]

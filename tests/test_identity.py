@@ -58,3 +58,18 @@ def test_filing_and_factors_read_the_marks(tmp_path):
     frame = pd.DataFrame({"train.epochs": [1, 2], "runtime.threads": [1, 2], "data.root": ["a", "b"],
                           "seed": [0, 1], "name": ["x", "y"]})
     assert varying(frame) == ["train.epochs"]
+
+
+def test_an_option_that_does_nothing_in_a_run_never_tells_runs_apart(config):
+    """data.subset only chooses images when a limit keeps some: without one it is read as its neutral value."""
+    limited = copy.deepcopy(config)
+    assert limited["data"]["train_limit"] and limited["data"]["subset"] == "seed"
+    fixed = copy.deepcopy(limited)
+    fixed["data"]["subset"] = "fixed"
+    assert config_hashes(fixed)[0] != config_hashes(limited)[0]  # another split of the data: another run
+    whole, whole_fixed, before = (copy.deepcopy(limited) for _ in range(3))
+    for c in (whole, whole_fixed, before):
+        c["data"]["train_limit"] = c["data"]["val_limit"] = None
+    whole_fixed["data"]["subset"] = "fixed"
+    del before["data"]["subset"]  # a run made before the option existed
+    assert config_hashes(whole) == config_hashes(whole_fixed) == config_hashes(before)

@@ -102,7 +102,7 @@ def run(work: Path, threads: int, workers: int, seconds: float) -> None:
     def show(what: str, rate: float) -> None:
         print(f"  {what:<62} {rate:8.0f} images/s", flush=True)
 
-    part = build.open_split(small_cfg.data, "train")
+    part = build.open_split(small_cfg.data, "train", small_cfg.seed)
     start = time.perf_counter()
     build.in_memory(part, small_cfg.data, workers, crops=False)
     show(f"small folder: first decode into the cache ({len(part.samples)} PNGs)", len(part.samples) /
@@ -112,7 +112,7 @@ def run(work: Path, threads: int, workers: int, seconds: float) -> None:
          images_per_second(build.build_train_loader(part, small_cfg.data, small_cfg.train, workers), seconds))
     show(f"small folder: streamed from the files, {workers} workers",
          images_per_second(build.streamed_train_loader(part, small_cfg.data, small_cfg.train, workers), seconds))
-    part = build.open_split(large_cfg.data, "train")
+    part = build.open_split(large_cfg.data, "train", large_cfg.seed)
     assert not is_small(len(part.samples), 3, (224, 224)), "the ImageNet-style folder should be a large set"
     for count in (workers, 0):
         show(f"ImageNet-style JPEGs: streamed, DeiT recipe, {count} workers",

@@ -10,9 +10,11 @@ A field made with `option(...)` carries marks that every reader takes from here,
 - `neutral=V`: the value at which a field is left out of a run's identity. For a field added after runs were
   made, V is what those runs did without it: a run at V keeps the identity it had before the field existed,
   so adding an option re-files no run and needs no migration; records without the field read as V.
+- `applies=f`: for a field with a neutral value, f(its group's values) says whether it does anything in this
+  run; where it does not, it is read as its neutral value (so it never tells two identical runs apart).
 - `encodings=(...)`: a `pe` option, and the position encodings that take it.
 """
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING as NO_DEFAULT, Field, dataclass, field, fields
 from functools import cache
 from typing import Any, Optional
@@ -45,7 +47,8 @@ class Range:
 
 
 def option(default: Any = MISSING, *, low: float | None = None, high: float | None = None, low_open: bool = False,
-           identity: bool = True, neutral: Any = _UNSET, encodings: tuple[str, ...] = ()) -> Field:
+           identity: bool = True, neutral: Any = _UNSET, applies: Callable[[dict], bool] | None = None,
+           encodings: tuple[str, ...] = ()) -> Field:
     """A schema field with its marks (see the module docstring); list and dict defaults are copied per config."""
     marks: dict[str, Any] = {}
     if low is not None or high is not None:
@@ -54,6 +57,8 @@ def option(default: Any = MISSING, *, low: float | None = None, high: float | No
         marks["identity"] = False
     if neutral is not _UNSET:
         marks["neutral"] = neutral
+    if applies is not None:
+        marks["applies"] = applies
     if encodings:
         marks["encodings"] = encodings
     if isinstance(default, (list, dict)):
@@ -144,6 +149,11 @@ class DetectionDataSchema(CompositeSpec, _DetectionFields):
     by its spec (ablate.data.detection.composite_spec)."""
 
 
+def _limited(data: dict) -> bool:
+    """Whether a data config keeps only some images (data.subset then says which)."""
+    return data.get("train_limit") is not None or data.get("val_limit") is not None
+
+
 @dataclass
 class ClassificationDataSchema:
     """A classification dataset: where it is, what shape it has."""
@@ -153,8 +163,12 @@ class ClassificationDataSchema:
     img_size: Any = option(MISSING, low=1)  # one number (square) or [height, width] (ablate.data.options.image_size)
     in_chans: int = option(MISSING, low=1)
     num_classes: Optional[int] = option(None, low=1)  # null: inferred from the data (an image folder's class folders)
-    train_limit: Optional[int] = option(None, low=1)  # train on N images only: the first N (files: a fixed sample)
+    train_limit: Optional[int] = option(None, low=1)  # train on N images only (which ones: data.subset)
     val_limit: Optional[int] = option(None, low=1)  # evaluate on N images only, chosen the same way
+    # Which N images a limit keeps. seed: a sample drawn from the run's seed, so the spread over seeds includes
+    # the data split's (Bouthillier et al. 2021); fixed: the same images for every run (the first N in memory, a
+    # fixed sample of files), what runs did before this option existed.
+    subset: str = option("seed", neutral="fixed", applies=_limited)
     mean: list[float] = option([0.5])
     std: list[float] = option([0.5])
 
@@ -278,6 +292,11 @@ def is_identity(key: str) -> bool:
 def neutral_values() -> dict[str, Any]:
     """Dotted key -> the value that does what runs did before the field existed (fields added since)."""
     return {key: m["neutral"] for key, m in marks().items() if "neutral" in m}
+
+
+def applies_marks() -> dict[str, Callable[[dict], bool]]:
+    """Dotted key -> whether the field does anything, given its group's values (fields that say)."""
+    return {key: m["applies"] for key, m in marks().items() if "applies" in m}
 
 
 def ranges() -> dict[str, Range]:

@@ -32,11 +32,12 @@ class Loaders(NamedTuple):
     num_classes: int
 
 
-def open_split(data: DictConfig, split: str) -> Tensors | Encoded:
-    """One split from its dataset module, cut to data.train_limit / data.val_limit."""
+def open_split(data: DictConfig, split: str, seed: int) -> Tensors | Encoded:
+    """One split from its dataset module, cut to data.train_limit / data.val_limit: the images data.subset says
+    (a sample drawn from the run's seed, or the same for every run)."""
     part = import_module(DATASETS[data.name].module).build_split(data, split)
     limit = data.train_limit if split == "train" else data.val_limit
-    return part if limit is None else part.first(limit)
+    return part if limit is None else part.subset(limit, seed if data.subset == "seed" else None)
 
 
 def in_memory(part: Tensors | Encoded, data: DictConfig, workers: int, crops: bool) -> Tensors | None:
@@ -75,11 +76,11 @@ def build_train_loader(part: Tensors | Encoded, data: DictConfig, train: DictCon
                          drop_last=True, augment=build_augment(data, train, device), device=device)
 
 
-def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int,
+def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int, seed: int,
                      device: torch.device | str = "cpu") -> Iterable:
     """Validation batches in order, through the evaluation view: nothing cut away unless eval.crop_pct asks;
     an in-memory split lives on `device`."""
-    part = open_split(data, "val")
+    part = open_split(data, "val", seed)
     view = eval_view(image_size(data.img_size), evaluation.crop_pct, evaluation.interpolation)
     tensors = in_memory(part, data, workers, crops=evaluation.crop_pct is not None)
     if tensors is not None:
@@ -89,13 +90,13 @@ def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int,
                       batch_size=evaluation.batch_size, num_workers=workers, pin_memory=torch.cuda.is_available())
 
 
-def build_loaders(data: DictConfig, train: DictConfig, evaluation: DictConfig, workers: int,
+def build_loaders(data: DictConfig, train: DictConfig, evaluation: DictConfig, workers: int, seed: int,
                   device: torch.device | str = "cpu") -> Loaders:
-    """Train and val batches (in-memory splits on `device`), and the class count (data.num_classes, or the
-    train split's when unset)."""
-    part = open_split(data, "train")
+    """Train and val batches of the run with this seed (in-memory splits on `device`), and the class count
+    (data.num_classes, or the train split's when unset)."""
+    part = open_split(data, "train", seed)
     if data.num_classes is not None and data.num_classes != part.num_classes:
         raise ValueError(f"data.num_classes={data.num_classes} but the {data.name} train split at {data.root} has "
                          f"{part.num_classes} classes")
     return Loaders(build_train_loader(part, data, train, workers, device),
-                   build_val_loader(data, evaluation, workers, device), part.num_classes)
+                   build_val_loader(data, evaluation, workers, seed, device), part.num_classes)

@@ -41,9 +41,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "ablate" / "decoded"
 
 
-def cache_key(files: list[str], count: int, channels: int, size: tuple[int, int]) -> str:
-    """A digest of everything the decoded tensor depends on."""
-    digest = hashlib.sha256(f"{FORMAT} {count} {channels} {size[0]} {size[1]}\n".encode())
+def cache_key(files: list[str], count: int, channels: int, size: tuple[int, int],
+              picked: str = "") -> str:
+    """A digest of everything the decoded tensor depends on (picked: which sample of the files, if not the fixed
+    one)."""
+    digest = hashlib.sha256(f"{FORMAT} {count} {channels} {size[0]} {size[1]}{' ' + picked if picked else ''}\n"
+                            .encode())
     for name in files:
         stat = os.stat(name)
         digest.update(f"{os.path.abspath(name)} {stat.st_size} {stat.st_mtime_ns}\n".encode())
@@ -80,7 +83,7 @@ def decode(encoded: Encoded, channels: int, size: tuple[int, int], workers: int)
 
 def decoded(encoded: Encoded, channels: int, size: tuple[int, int], workers: int) -> Tensors:
     """The split decoded at size, from the cache, or decoded now and cached."""
-    path = cache_dir() / f"{cache_key(encoded.files, len(encoded.samples), channels, size)}.pt"
+    path = cache_dir() / f"{cache_key(encoded.files, len(encoded.samples), channels, size, encoded.picked)}.pt"
     if path.is_file():
         stored = torch.load(path, weights_only=True)
         return Tensors(stored["images"], stored["labels"], encoded.num_classes, stored["native"])

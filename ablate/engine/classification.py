@@ -19,7 +19,7 @@ from ablate.engine.task import Task
 def build(cfg: DictConfig, device: torch.device) -> "ClassificationTask":
     """Loaders, model (for data.img_size, one number or [H, W], and the data's class count) and losses."""
     data, train = cfg.data, cfg.train
-    loaders = build_loaders(data, train, cfg.eval, cfg.runtime.workers, device)
+    loaders = build_loaders(data, train, cfg.eval, cfg.runtime.workers, cfg.seed, device)
     size = image_size(data.img_size)
     model = build_model(cfg.model, cfg.pe, cfg.rpe, loaders.num_classes, data.in_chans, size, train.drop_path)
     mixup = None

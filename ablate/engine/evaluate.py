@@ -31,12 +31,13 @@ def evaluate(checkpoint: Path, overrides: list[str]) -> str:
         check_model_name(cfg.model.name)
         rpe_config(cfg.rpe)
         check_dataset(cfg.data, "classification", splits=("val",))
-        num_classes = cfg.data.num_classes or open_split(cfg.data, "val").num_classes
+        num_classes = cfg.data.num_classes or open_split(cfg.data, "val", cfg.seed).num_classes
         model = build_model(cfg.model, cfg.pe, cfg.rpe, num_classes, cfg.data.in_chans, cfg.data.img_size, 0.0)
         load_into(model, checkpoint_state(checkpoint), checkpoint)
     except ValueError as e:
         raise Refused(str(e)) from None
     device = pick_device(cfg.runtime.device)
-    result = evaluate_classifier(model.to(device), build_val_loader(cfg.data, cfg.eval, cfg.runtime.workers), device)
+    loader = build_val_loader(cfg.data, cfg.eval, cfg.runtime.workers, cfg.seed)
+    result = evaluate_classifier(model.to(device), loader, device)
     return (f"{checkpoint}  {cfg.model.name}  {cfg.data.name}:  top1 {result['top1']:.2f}  "
             f"top5 {result['top5']:.2f}  loss {result['loss']:.4f}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from ablate.config.identity import effective
 from ablate.config.schema import is_identity, neutral_values
 from ablate.results.migrate import upgrade
 from ablate.results.records import COMPLETED, DIVERGED
@@ -42,7 +43,7 @@ def _flatten(node: dict, prefix: str, out: dict) -> None:
 def _row(record: dict, path: str) -> dict:
     row = {"run_id": record["run_id"], "experiment": record["experiment"], "status": record["status"],
            "error": record.get("error"), "group_hash": record["identity"]["group_hash"], "path": path}
-    _flatten(record["config"], "", row)
+    _flatten(effective(record["config"]), "", row)
     row.update(record.get("metrics") or {})
     return row
 

@@ -184,7 +184,7 @@ def sweep(overrides: Overrides = None,
         if until_resolved:
             from ablate.sweep.until import study_of  # loads the paper's statistics only when asked
 
-            study = study_of(overrides)
+            study = study_of(overrides, results_dir, max_seeds)
     except ConfigError as e:
         fail(str(e))
     if until_resolved and (launcher != LOCAL or max_seeds < 2):

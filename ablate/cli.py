@@ -270,8 +270,14 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
                                                                 "(repeatable), e.g. --where data.name=digits.")] = None,
            fmt: Annotated[str, typer.Option("--format", help="Output format: " + ", ".join(FORMATS) + ".")] = "table",
            output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+           baseline: Annotated[list[str] | None, typer.Option(
+               help="Compare every other row with the baseline row whose factor KEY has VALUE (repeatable): "
+                    "difference paired by seed, 95% interval, raw and adjusted p.")] = None,
+           correction: Annotated[str, typer.Option(help="Multiple comparisons, corrected together: holm (family-wise "
+                                                        "error), bh (false discovery rate) or none.")] = "holm",
+           std: Annotated[bool, typer.Option("--std", help="Show each row's standard deviation over seeds too.")] = False,
            results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
-    """Tabulate results: one row per setting, mean ± std and n over seeds.
+    """Tabulate results: one row per setting, the mean with its 95% interval and n over seeds.
 
     A row averages only runs whose configs differ in the seed alone. When the factors (--by) leave runs of
     several settings in one row, the config keys that tell them apart are added as columns, and a note
@@ -289,7 +295,7 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     results_dir = _absolute(results_dir)
     if is_paper_experiment(experiment):
         try:
-            return paper_report(experiment, fmt, results_dir, output)
+            return paper_report(experiment, fmt, results_dir, output, correction, std, baseline)
         except ValueError as e:
             fail(str(e))
     spec = FORMATS[fmt]
@@ -314,7 +320,8 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     known = tuple(m for _, spec_ in TASKS.items() for m in (*spec_.metrics, f"best_{spec_.headline}"))
     try:
         frame = select(frame, where or [])
-        summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics, known)
+        summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics, known, baseline,
+                            correction, std)
     except ValueError as e:
         fail(str(e))
     if summary.empty:
@@ -328,7 +335,7 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
         for row in text.itertuples(index=False):
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
-        for note in summary.notes:
+        for note in (*summary.legend, *summary.notes):
             say(f"note: {note}")
         return
     for note in summary.notes:

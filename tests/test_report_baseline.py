@@ -49,7 +49,7 @@ def test_each_row_is_compared_with_the_baseline_paired_by_seed(tmp_path):
     text = readable(summary).set_index(["rpe.method", "rpe.mode"])
     assert text.loc[("product", "contextual"), "Δtop1"].startswith("+2.00 [+1.77, +2.23] p ")
     assert ", adj. " in text.loc[("product", "contextual"), "Δtop1"]
-    assert summary.legend[1].startswith("Δ: each row minus its baseline row (rpe.method=none;")
+    assert summary.legend[1].startswith("Δ: each row minus its baseline row (rpe.method=none: the only one)")
     assert "Holm (family-wise error), over each metric's 4 comparisons" in summary.legend[1]
 
 

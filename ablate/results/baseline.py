@@ -99,7 +99,8 @@ def compare_to_baseline(table: pd.DataFrame, runs: pd.DataFrame, factors: list[s
         table.loc[compared, f"{m}_p_adjusted"] = adjust(p, correction)
     family = int((~base).sum())
     missing = [i for i, v in zip(table.index, vs) if v is None and not base[i]]
-    legend = [f"Δ: each row minus its baseline row ({' '.join(conditions)}; the one with the row's other factors), "
+    which = "the only one" if base.sum() == 1 else "per row, the one with its other factors"
+    legend = [f"Δ: each row minus its baseline row ({' '.join(conditions)}: {which}), "
               "paired on the seeds both have: mean [95% interval, t with seeds - 1 df], two-sided p "
               "(Welch where they share no seed); "
               + (f"adj.: {CORRECTIONS[correction]}, over each metric's {family} comparisons."

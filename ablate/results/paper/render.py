@@ -33,7 +33,8 @@ def _coverage(t: ClaimTest) -> str:
     """"95% CI" at a single look; the repeated interval's own coverage at a look of a sequential design."""
     if len(t.design.looks) == 1:
         return f"{t.coverage:.0%} CI"
-    return f"{100 * t.coverage:.3g}% repeated CI"
+    digits = next(d for d in range(1, 6) if round(100 * t.coverage, d) < 100)  # 95.3%, 99.99%, never 100%
+    return f"{100 * t.coverage:.{digits}f}% repeated CI"
 
 
 def _how(c: ClaimResult, t: ClaimTest) -> str:

@@ -19,6 +19,7 @@ product reaches 80%. There is no "observed power": the power at the difference m
 its p and says nothing more (Hoenig & Heisey 2001).
 """
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def claim_power(expect: str, theta: float, sd: float, m: int, level: float, marg
     return float(power_greater(theta, sd, np.array(m), level))
 
 
-def fewest(power: callable, target: float = POWER) -> int | None:
+def fewest(power: Callable[[int], float], target: float = POWER) -> int | None:
     """The fewest seeds per row (2 to MAX_SEEDS) at which an increasing power(m) reaches target; None beyond."""
     if power(MAX_SEEDS) < target:
         return None

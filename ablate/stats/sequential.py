@@ -143,8 +143,9 @@ class Design:
             return p.copy()
         inverses, total = _splines(self.looks)
         logs = np.log(np.clip(p, 1e-300, 1.0))
-        return np.stack([np.exp(np.minimum(total(inverses[j](logs[..., j])), 0.0)) for j in range(p.shape[-1])],
-                        axis=-1)
+        # below the smallest tabulated level a p counts as that level: it resolves at any alpha above 1e-12
+        return np.stack([np.exp(np.minimum(total(inverses[j](np.maximum(logs[..., j], inverses[j].x[0]))), 0.0))
+                         for j in range(p.shape[-1])], axis=-1)
 
     def p_value(self, p: np.ndarray) -> np.ndarray:
         """Sequential p-values from the t-tests' two-sided p at the looks so far (last axis: looks 1..k)."""
@@ -153,6 +154,7 @@ class Design:
 
 @cache
 def _levels(looks: tuple[int, ...], alpha: float) -> np.ndarray:
+    """Design.levels, computed once per design and alpha."""
     from scipy.optimize import brentq
 
     design = Design(looks)

@@ -260,11 +260,11 @@ def _test(shown: dict, claim: Claim, metric: str, margin: float, design: Design 
         welch = claim_test([d], Design((d.n,)), claim.expect, margin) if d is not None and d.testable else None
         return _Tested(0, welch, None, None, None)
     a, b = _matrix(shown, claim.a, metric, seeds), _matrix(shown, claim.b, metric, seeds)
-    looks = design.looks if design else (len(seeds),)
-    reached = [n for n in looks if n <= len(seeds)]
-    if len(seeds) < 2 or not reached:
+    design = design or Design((len(seeds),))
+    last = design.look_of(len(seeds))
+    if len(seeds) < 2 or last is None:
         return _Tested(len(seeds), None, None, None, None)
-    design = Design(looks)
+    reached = design.looks[:last + 1]
     pairs = [paired_difference(a[:, :n], b[:, :n]) for n in reached]
     welch = [welch_difference(list(a[:, :n]), list(b[:, :n])) for n in reached]
     n = reached[-1]

@@ -8,8 +8,9 @@ import pytest
 from ablate.results.paper.reference import load_reference
 from ablate.stats.claims import ALPHA, HOLDS, NOT_RESOLVED
 from ablate.stats.power import claim_power
-from ablate.stats.simulate import (ICC, SD, TABLE4_CLAIMS, TABLE4_ROWS, draw, false_findings, nominal_type_one,
-                                   power, verdicts)
+from ablate.stats.sequential import Design
+from ablate.stats.simulate import (ICC, SD, TABLE4_CLAIMS, TABLE4_ROWS, draw, false_findings, power,
+                                   shortcut_type_one, verdicts)
 
 N = 4000
 BOUND = ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / N)
@@ -60,7 +61,7 @@ def test_exact_power_agrees_with_simulated_verdicts(expect, theta, m, margin):
 def test_normal_theory_levels_applied_to_t_are_liberal_which_is_why_the_design_sums_its_levels():
     # Closely spaced looks at 2-3 degrees of freedom: the usual shortcut resolves about 5.5% of null claims.
     n = 40000
-    rate = nominal_type_one(np.random.default_rng(4), n, (3, 4))
+    rate = shortcut_type_one(np.random.default_rng(4), n, (3, 4), Design((3, 4)).nominal(ALPHA))
     assert rate > ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / n)
     x = draw(np.random.default_rng(4), n, (0.0, 0.0), 4)
     assert np.mean(verdicts(x, [((0,), (1,), "greater")], (3, 4)) != NOT_RESOLVED) <= \

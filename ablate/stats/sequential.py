@@ -16,8 +16,9 @@ chances come from recursive numerical integration of the density of S_k on the r
 The claims' statistics are paired t with n_k - 1 degrees of freedom, not normal. The usual way across
 (J&T ch. 3.8) rejects when the t-test's two-sided p is at most the boundary's nominal level
 2 (1 - Phi(c_k)); at 2-11 degrees of freedom that is slightly liberal, because t statistics at
-different looks depend on each other less than the canonical normal ones: 5.11% instead of 5% over
-looks at 3, 6 and 12 seeds, 5.5% at 3 and 4 (a million simulated claims each). So a design of level
+different looks depend on each other less than the canonical normal ones: 5.1% instead of 5% over
+looks at 3, 6 and 12 seeds, 5.5% at 3 and 4 (400,000 simulated claims each, `python -m
+ablate.stats.simulate`). So a design of level
 alpha uses the boundaries of the normal-theory design whose nominal levels sum to alpha: by
 Bonferroni's inequality no more than alpha of true-null claims then resolve over all the looks,
 whatever the dependence, and as an O'Brien-Fleming-type design spends almost nothing early, the last

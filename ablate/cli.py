@@ -110,8 +110,14 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
                                                                 "(repeatable), e.g. --where data.name=digits.")] = None,
            fmt: Annotated[str, typer.Option("--format", help="Output format: " + ", ".join(FORMATS) + ".")] = "table",
            output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+           baseline: Annotated[list[str] | None, typer.Option(
+               help="Compare every other row with the baseline row whose factor KEY has VALUE (repeatable): "
+                    "difference paired by seed, 95% interval, raw and adjusted p.")] = None,
+           correction: Annotated[str, typer.Option(help="Multiple comparisons, corrected together: holm (family-wise "
+                                                        "error), bh (false discovery rate) or none.")] = "holm",
+           std: Annotated[bool, typer.Option("--std", help="Show each row's standard deviation over seeds too.")] = False,
            results_dir: ResultsDir = DEFAULT_RESULTS) -> None:
-    """Tabulate results: one row per setting, mean ± std and n over seeds.
+    """Tabulate results: one row per setting, the mean with its 95% interval and n over seeds.
 
     A row averages only runs whose configs differ in the seed alone. When the factors (--by) leave runs of
     several settings in one row, the config keys that tell them apart are added as columns, and a note
@@ -123,7 +129,7 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     """
     from ablate.results.commands import report as tabulate
 
-    call(tabulate, _absolute(results_dir), experiment, by, metric, where, fmt, output)
+    call(tabulate, _absolute(results_dir), experiment, by, metric, where, fmt, output, baseline, correction, std)
 
 
 @app.command("ls")

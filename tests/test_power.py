@@ -1,89 +1,84 @@
-"""Power of the findings' claims: a hand-worked case, agreement with simulated Welch verdicts, the reports."""
+"""Power of the findings' claims: hand-worked cases, the sd's upper bound, agreement with simulation, the reports."""
 import json
 
 import numpy as np
 import pytest
+from scipy import stats
 from test_paper_layouts import report, write_runs
 
-from ablate.results.paper.power import MAX_SEEDS, Spread, claim_power, p_resolved, resolvable, seeds_needed
-from ablate.results.paper.stats import NOT_RESOLVED, verdict, welch
+from ablate.stats.power import MAX_SEEDS, claim_power, fewest, power_greater, resolvable, sd_upper
 
 
-def test_hand_worked_one_standard_deviation_needs_17_seeds():
-    # s = 1 on both sides, theta = 1: SE = sqrt(2/m), df = 2m - 2 (see the module docstring):
-    # m = 16: t.sf(2.042 - 2.828; 30) = 0.781; m = 17: t.sf(2.037 - 2.915; 32) = 0.807.
-    unit = Spread(1.0, 1.0, 1, 1)
-    assert p_resolved(1.0, np.array([16, 17]), unit, "greater", 0.0) == pytest.approx([0.781, 0.807], abs=1e-3)
-    assert seeds_needed(1.0, unit, "greater", 0.0) == 17
-    assert resolvable(17, unit, "greater") == pytest.approx(0.991, abs=1e-3)  # just below 1 at 17 seeds
-    # Equality within one standard deviation when the truth is 0: m = 17: SE 0.343, df 32, resolved when
-    # |d| < 1 - 1.694 SE = 0.419 or |d| > 2.037 SE = 0.699: 1 - 2 (t.cdf(2.037) - t.cdf(1.222)) = 0.82.
-    assert seeds_needed(0.0, unit, "equal", 1.0) == 17
-    assert seeds_needed(0.0, unit, "greater", 0.0) is None  # no difference never resolves a ">" claim
-    assert seeds_needed(0.01, unit, "greater", 0.0) is None  # beyond MAX_SEEDS
+def test_hand_worked_paired_power():
+    # Paired t, sd of the differences 1, theta 1, two-sided 5%: m = 10: df 9, t.975 = 2.262, noncentrality
+    # sqrt(10) = 3.162, P = nct.sf(2.262; 9, 3.162) = 0.803; m = 9: 0.748. So 10 seeds, the textbook answer.
+    assert power_greater(1.0, 1.0, np.array([9, 10]), 0.05) == pytest.approx([0.748, 0.803], abs=1e-3)
+    assert fewest(lambda m: claim_power("greater", 1.0, 1.0, m, 0.05, 0.0)) == 10
+    assert fewest(lambda m: claim_power("greater", 0.0, 1.0, m, 0.05, 0.0)) is None  # no difference never holds
+    assert fewest(lambda m: claim_power("greater", 0.01, 1.0, m, 0.05, 0.0)) is None  # beyond MAX_SEEDS
+    assert resolvable("greater", 1.0, 10, 0.05) == pytest.approx(0.996, abs=1e-3)  # just below 1 at 10 seeds
 
 
-def _simulated(theta, sd_a, sd_b, k_a, k_b, m, expect, margin, rng, reps=1500) -> float:
-    """The share of resolved verdicts of the report's own test on normal samples."""
-    resolved = 0
-    for _ in range(reps):
-        a, b = rng.normal(theta, sd_a, k_a * m), rng.normal(0.0, sd_b, k_b * m)
-        resolved += verdict(welch(list(a), list(b)), expect, margin) != NOT_RESOLVED
-    return resolved / reps
-
-
-@pytest.mark.parametrize("theta, sd_a, sd_b, k_a, k_b, expect, margin", [
-    (0.6, 0.5, 1.2, 2, 2, "greater", 0.0),  # pooled sides, unequal spreads
-    (0.2, 0.5, 0.8, 1, 1, "equal", 0.6),  # equal within the margin
-    (1.5, 1.0, 1.0, 1, 1, "equal", 0.5)])  # an "equal" claim that resolves as reversed
-def test_seeds_needed_agree_with_simulated_verdicts(theta, sd_a, sd_b, k_a, k_b, expect, margin):
+def test_equality_power_is_tosts():
+    # theta 0, sd 1, m 10, margin 0.8: TOST holds when |d| < 0.8 - t.95(9) s / sqrt(10); the integral over s.
+    exact = claim_power("equal", 0.0, 1.0, 10, 0.05, 0.8)
     rng = np.random.default_rng(0)
-    n = seeds_needed(theta, Spread(sd_a ** 2, sd_b ** 2, k_a, k_b), expect, margin)
-    assert 4 < n < 40
-    assert _simulated(theta, sd_a, sd_b, k_a, k_b, n, expect, margin, rng) >= 0.77  # 80% within 3 s.e.
-    assert _simulated(theta, sd_a, sd_b, k_a, k_b, n - 1, expect, margin, rng) <= 0.83
+    d = rng.normal(0.0, 1.0, (200000, 10))
+    half = 0.8 - stats.t.ppf(0.95, 9) * d.std(axis=1, ddof=1) / np.sqrt(10)
+    assert exact == pytest.approx(np.mean(np.abs(d.mean(axis=1)) < half), abs=0.004)
+    assert resolvable("equal", 1.0, 10, 0.05) == pytest.approx(1.005, abs=0.01)
 
 
-def test_the_smallest_resolvable_difference_has_80_percent():
+def test_the_upper_bound_of_the_sd_covers_80_percent():
+    # sqrt((n - 1) / chi2.ppf(0.2, n - 1)): 2.117 times the sample sd at n = 3.
+    assert sd_upper(1.0, 3) == pytest.approx(2.117, abs=1e-3)
     rng = np.random.default_rng(1)
-    spread = Spread(0.8 ** 2, 0.6 ** 2, 1, 1)
-    theta = resolvable(5, spread, "greater")
-    assert _simulated(theta, 0.8, 0.6, 1, 1, 5, "greater", 0.0, rng) == pytest.approx(0.8, abs=0.04)
-
-
-def test_claim_power_from_values():
-    p = claim_power([70.0, 71.0, 72.0], [69.0, 70.0, 71.5], 1, 1, 3, "greater", 0.44, 0.9)
-    assert (p.n, p.paper, p.observed) == (3, 0.9, pytest.approx(5 / 6))
-    assert p.n_paper == seeds_needed(0.9, Spread(1.0, 19 / 12, 1, 1), "greater", 0.44)
-    assert p.needed == min(p.n_paper, p.n_observed) and p.to_reproduce == p.n_paper
-    assert claim_power([70.0], [69.0], 1, 1, 1, "greater", 0.44, 0.9) is None
-    no_paper = claim_power([70.0, 71.0], [60.0, 61.0], 1, 1, 2, "greater", 0.44, None)
-    assert no_paper.n_paper is None and no_paper.to_reproduce == no_paper.n_observed
-    assert claim_power([1.0, 2.0], [1.0, 2.0], 1, 1, 2, "equal", 0.5, None).paper == 0.0
+    s = rng.normal(0.0, 1.0, (20000, 4)).std(axis=1, ddof=1)
+    covered = np.mean([sd_upper(x, 4) >= 1.0 for x in s])
+    assert covered == pytest.approx(0.8, abs=0.01)
 
 
 NOISY = {"none": [70.0, 71.2, 69.6], "noape": [62.0, 63.5, 61.7], "noape_product_ctx_k": [70.9, 69.5, 71.9],
-         "product_ctx": [70.5, 71.9, 70.1]}
+         "product_ctx": [70.7, 69.9, 71.6]}
 
 
-def test_every_finding_of_a_report_carries_its_power(tmp_path, capsys):
+def test_every_claim_of_a_report_carries_its_power(tmp_path, capsys):
     write_runs(tmp_path, "table4", NOISY)
     text = report(tmp_path, "paper/table4", capsys=capsys)
     finding = next(x for x in text.splitlines() if x.startswith("- Finding 6"))
-    assert "**not resolved at this scale**: needs about " in finding and finding.endswith(" seeds per row")
+    assert "**not resolved at this scale**: needs about " in finding and "seeds per row (every open claim" in finding
     lines = text.splitlines()
     held = lines.index(next(x for x in lines if x.startswith("  - none > noape:")))
-    assert lines[held + 1].startswith("    - power: with 3 seeds per row it resolves differences of ±")
-    assert "the paper's +2.02 needs about" in lines[held + 1]  # 2.3 x our 70.27 / the paper's 79.9
+    power = lines[held + 1]
+    assert power.startswith("    - power (80%, level 0.0071; sd of the per-seed differences ")  # 0.05 / 7 claims
+    assert "planned at its 80% upper bound" in power and "with 3 seeds per row it holds for differences of" in power
+    assert "the paper's +2.02 needs about" in power  # 2.3 x our 70.27 / the paper's 79.9
+    assert "observed" not in text  # no observed power
     assert "Finding 7 (RPE on Q or K helps more than on V; Q+K+V is best.): **not resolved at this scale**: " \
            "needs two seeds per row common to its rows before its spread is known" in text
     doc = json.loads(report(tmp_path, "paper/table4", "json", capsys))
     claim = doc[0]["findings"][0]["claims"][0]
-    assert claim["verdict"] == "holds" and claim["power"]["seeds_per_row"] == 3
+    assert claim["power"]["seeds_per_row"] == 3 and claim["power"]["level"] == pytest.approx(0.05 / 7)
     assert claim["power"]["paper_effect"] == pytest.approx(2.3 * np.mean(NOISY["none"]) / 79.9)
-    assert doc[0]["findings"][0]["power"].startswith("needs about ")
-    assert "resolves differences of" in report(tmp_path, "paper/table4", "latex", capsys)
+    assert claim["power"]["sd_upper"] == pytest.approx(sd_upper(claim["power"]["sd"], 3))
+    assert doc[0]["findings"][0]["seeds_needed"] > 3
+    assert "it holds for differences of" in report(tmp_path, "paper/table4", "latex", capsys)
     assert "needs about" in report(tmp_path, "paper/table4", "html", capsys)
+
+
+def test_a_findings_power_is_the_product_of_its_claims(tmp_path, capsys):
+    from ablate.results.paper.report import layouts
+
+    write_runs(tmp_path, "table4", NOISY)
+    finding = layouts(tmp_path, ["table4"])[0].findings[0]
+    claims = finding.open_claims()
+    assert len(claims) >= 2
+
+    def together(m: int) -> float:
+        return float(np.prod([c.power.holds(c.claim.expect, 0.5 * 70.27 / 79.9, m) for c in claims]))
+
+    assert finding.needed == fewest(together) and finding.needed >= max(c.power.n_paper for c in claims)
+    assert finding.needed < MAX_SEEDS
 
 
 def test_a_resolved_finding_says_with_how_many_seeds(tmp_path, capsys):

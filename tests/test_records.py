@@ -108,13 +108,13 @@ def test_report_formats(tmp_path):
     make_record(tmp_path, with_changes(rpe__mode="bias"), 70.0)
     summary = summarize(load_records(tmp_path), metrics=("top1",))
     md = to_markdown(summary)
-    assert "81.00 ± 1.41" in md and "70.00 " in md
+    assert "81.00 [68.29, 93.71]" in md and "each metric: mean [95% interval of the mean" in md and "70.00 " in md
     csv = pd.read_csv(io.StringIO(to_csv(summary)))
-    assert list(csv.columns) == ["rpe.mode", "top1_mean", "top1_std", "top1_count", "n"]
+    assert list(csv.columns) == ["rpe.mode", "top1_mean", "top1_std", "top1_count", "top1_low", "top1_high", "n"]
     rows = json.loads(to_json(summary))
     assert {r["rpe.mode"]: r["n"] for r in rows} == {"bias": 1, "contextual": 2}
     latex = to_latex(summary)
-    assert r"81.00 $\pm$ 1.41" in latex and r"\toprule" in latex
+    assert "81.00 [68.29, 93.71]" in latex and r"\toprule" in latex and r"\caption{each metric: mean [95\%" in latex
 
 
 def test_report_by_chosen_factor_and_unknown_factor(tmp_path):

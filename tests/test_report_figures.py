@@ -50,7 +50,7 @@ def test_html_page_of_any_study(cli, tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and "<title>ablate: exp</title>" in page
-    assert "<th class=\"l\">rpe.mode</th>" in page and "70.50 ± 0.71" in page and "60.50 ± 0.71" in page
+    assert "<th class=\"l\">rpe.mode</th>" in page and "70.50 [64.15, 76.85]" in page and "60.50 [54.15, 66.85]" in page
     [png] = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert matplotlib.image.imread(io.BytesIO(base64.b64decode(png))).ndim == 3
     for run in run_dirs(tmp_path / "r"):

@@ -26,9 +26,9 @@ def test_rows_split_by_the_keys_that_differ_and_a_note_names_them(tmp_path):
     # train.epochs differs too, but data.name already tells these settings apart: one column per real split
     assert summary.factors == ["rpe.mode", "rpe.method", "data.name"]
     rows = readable(summary).set_index(["rpe.method", "data.name"])
-    assert rows.loc[("none", "fashion_mnist"), "top1"] == "69.17 ± 0.76" and rows.loc[("none", "fashion_mnist"), "n"] == 3
+    assert rows.loc[("none", "fashion_mnist"), "top1"] == "69.17 [67.27, 71.06]" and rows.loc[("none", "fashion_mnist"), "n"] == 3
     assert rows.loc[("none", "digits"), "top1"] == "20.00" and rows.loc[("none", "digits"), "n"] == 1
-    assert rows.loc[("product", "fashion_mnist"), "top1"] == "75.50 ± 0.71"
+    assert rows.loc[("product", "fashion_mnist"), "top1"] == "75.50 [69.15, 81.85]"  # t(0.975, 1) = 12.71: two seeds say little
     assert summary.notes == ["rows also split by data.name: only runs that differ in the seed alone "
                              "are averaged (--by to choose the columns, --where KEY=VALUE to keep one value)"]
     # every row holds one setting
@@ -40,7 +40,7 @@ def test_cli_report_adds_columns_and_where_keeps_one_value(cli, tmp_path):
     mixed = cli("report", "--experiment", "exp", "--by", "rpe.mode,rpe.method", "--metric", "top1",
                 results=tmp_path)
     assert mixed.exit_code == 0, mixed.output
-    assert "data.name" in mixed.stdout and "digits" in mixed.stdout and "69.17 ± 0.76" in mixed.stdout
+    assert "data.name" in mixed.stdout and "digits" in mixed.stdout and "69.17 [67.27, 71.06]" in mixed.stdout
     assert "note: rows also split by data.name" in mixed.stdout
     assert "56.88" not in mixed.stdout  # the pooled row: digits averaged with Fashion-MNIST
     kept = cli("report", "--by", "rpe.mode,rpe.method", "--metric", "top1", "--where", "data.name=fashion_mnist",
@@ -84,9 +84,9 @@ def test_a_record_without_the_metric_and_a_diverged_run_do_not_break_the_table(c
     result = cli("report", "--metric", "top1,params", results=tmp_path)
     assert result.exit_code == 0, result.output
     table = readable(summarize(load_records(tmp_path), metrics=("top1", "params"))).set_index("rpe.mode")
-    assert table.loc["contextual", "top1"] == "81.00 ± 1.41 (n=2)" and table.loc["contextual", "n"] == 3
+    assert table.loc["contextual", "top1"] == "81.00 [68.29, 93.71] (n=2)" and table.loc["contextual", "n"] == 3
     assert table.loc["bias", "top1"] == "-" and table.loc["bias", "n"] == 0 and table.loc["bias", "diverged"] == 1
-    assert "81.00 ± 1.41 (n=2)" in result.stdout and "note: not in the table: 1 failed" in result.stdout
+    assert "81.00 [68.29, 93.71] (n=2)" in result.stdout and "note: not in the table: 1 failed" in result.stdout
 
 
 def test_a_task_metric_no_record_has_is_shown_missing_and_an_unknown_one_lists_the_metrics(cli, tmp_path):
@@ -122,8 +122,8 @@ def test_paper_rows_match_one_setting_only(tmp_path, capsys):
                             "metrics": {**record["metrics"], "top1": 10.0}})
     assert len(list((tmp_path / "paper_proxy").iterdir())) == 12
     text = report(tmp_path, capsys=capsys)
-    assert md_row(text, "DeiT-S (no RPE)")[3] == "70.00 ± 0.20 (3)"
-    assert md_row(text, "Product", "yes", "contextual")[3] == "73.50 ± 0.10 (3)"
+    assert md_row(text, "DeiT-S (no RPE)")[3] == "70.00 [69.50, 70.50] (3)"
+    assert md_row(text, "Product", "yes", "contextual")[3] == "73.50 [73.25, 73.75] (3)"
     assert "10.00" not in text
 
 

@@ -24,5 +24,6 @@ def test_paper_tables_render_as_shipped(fmt, tmp_path):
 @pytest.mark.parametrize("fmt", TEXT)
 def test_pe_zoo_renders_as_shipped(fmt, tmp_path):
     out = tmp_path / f"pe_zoo.{fmt}"
-    report(RESULTS / "pe_zoo" / "runs", "pe_zoo", fmt=fmt, output=out)
+    baseline = ["pe.absolute=learned", "pe.name=none", "rpe.method=none"]  # as results/pe_zoo/render.sh
+    report(RESULTS / "pe_zoo" / "runs", "pe_zoo", fmt=fmt, output=out, baseline=baseline)
     assert out.read_text() == (RESULTS / "pe_zoo" / "report" / f"pe_zoo.{fmt}").read_text()

@@ -1,18 +1,25 @@
 """`ablate sweep --until-resolved`: rounds of added seeds on a tiny study whose runs record known numbers.
 
 The study is Table 1's sweep cut to three rows and two findings (a monkeypatched reference): finding 1
-(euc_ctx > none, 5 points) resolves with the first three seeds; finding 2 (euc_bias > none, 1 point on a
-spread of about 1) needs more. Runs are ordinary sweep runs (planned, located, skipped and resumed by the
-sweep) whose training is replaced by writing a record with top-1 = the row's level + the seed's noise.
+(euc_ctx > none, 5 points on the same seed noise) resolves at the first look, 3 seeds; finding 2
+(euc_bias > none, 1 point on a spread of about 1.4) only at the last, 16 seeds. Runs are ordinary sweep
+runs (planned, located, skipped and resumed by the sweep) whose training is replaced by writing a record
+with top-1 = the row's level + the seed's noise.
 """
+import json
+
 import re
 
 import pytest
 from omegaconf import OmegaConf
 
+import ablate.results.paper.report
+import ablate.results.paper.runs
 import ablate.sweep.launch
 import ablate.sweep.until
 from ablate.results.paper.reference import Claim, Finding, Reference, Row
+from ablate.results.paper.report import layouts
+from ablate.results.paper.render import to_markdown
 from ablate.results.records import new_record
 from ablate.results.rundir import RunDir, run_dirs
 
@@ -71,35 +78,80 @@ def rounds(text: str) -> list[str]:
     return re.findall(r"round \d+: \d+ runs", text)
 
 
-def test_seeds_are_added_to_the_open_findings_rows_until_it_resolves(cli, results, study):
+@pytest.fixture
+def tiny_report(monkeypatch):
+    """The report reads the tiny reference too (its rows' hashes are cached: cleared before and after)."""
+    for module in (ablate.results.paper.report, ablate.results.paper.runs):
+        monkeypatch.setattr(module, "load_reference", lambda table: tiny_reference())
+    ablate.results.paper.runs.row_hashes.cache_clear()
+    yield
+    ablate.results.paper.runs.row_hashes.cache_clear()
+
+
+def test_seeds_are_added_to_the_open_findings_rows_look_by_look_until_it_resolves(cli, results, study, tiny_report):
     result = cli("sweep", *FIRST, "--until-resolved", "--max-seeds", "16", results=results)
     assert result.exit_code == 0, result.output
     out = result.stdout
+    assert "looks declared: 3, 6, 12, 16 seeds per row" in out
+    assert json.loads((results / "paper_proxy" / "until-table1.json").read_text())["looks"] == [3, 6, 12, 16]
     # Round 1 is the planned sweep; finding 1 resolves there, so later rounds add seeds to none and euc_bias only.
     assert sorted(study.trained[:9]) == sorted((r, s) for r in LEVEL for s in (0, 1, 2))
     assert "finding 1: holds: resolved with 3 seeds per row" in out
-    assert "finding 2: not resolved at this scale: needs about 24 seeds per row" in out
-    # At most doubling the seeds per round (the estimate is 20 after round 1, 21 after round 2): 3 -> 6 -> 12.
-    assert rounds(out) == ["round 2: 6 runs", "round 3: 12 runs"]
-    assert "finding 2 (could resolve with about 20 seeds per row): 6 runs, seeds per row: euc_bias to 6, none to 6" \
-        in out.replace("\n", "")
+    assert "finding 2: not resolved at this scale: needs about" in out
+    # Each round takes the open claim to its next declared look, whatever its estimate says.
+    assert rounds(out) == ["round 2: 6 runs", "round 3: 12 runs", "round 4: 8 runs"]
+    assert "finding 2 (next look at 6 seeds per row; all its open claims would hold with 80% at about" in out
+    assert "6 runs, seeds per row: euc_bias to 6, none to 6" in out.replace("\n", "")
     assert all(row != "euc_ctx" for row, _ in study.trained[9:]) and "for finding 2" in out
-    assert "finding 2: holds: resolved with 12 seeds per row" in out and out.count("every finding resolved.") == 1
-    assert seeds_on_disk(results) == {"none": list(range(12)), "euc_bias": list(range(12)), "euc_ctx": [0, 1, 2]}
-    assert len(study.trained) == len(set(study.trained)) == 27 and "sweep finished: 27 completed" in out
+    assert "finding 2: holds: resolved with 16 seeds per row" in out and out.count("every finding resolved.") == 1
+    assert seeds_on_disk(results) == {"none": list(range(16)), "euc_bias": list(range(16)), "euc_ctx": [0, 1, 2]}
+    assert len(study.trained) == len(set(study.trained)) == 35 and "sweep finished: 35 completed" in out
     assert "Table: ablate report --experiment paper/table1 " in out.replace("\n", " ")  # the paper's layout
+    # The report tests the same looks: at 16 seeds, look 4 of 4, as the loop did.
+    report = to_markdown(layouts(results, ["table1"]))
+    assert "euc_bias > none: " in report and "(paired t, 16 seeds, look 4 of 4)" in report
+    assert "**holds**: resolved with 16 seeds per row" in report
+    assert "looks declared in advance at 3, 6, 12, 16" in report
 
     again = cli("sweep", *FIRST, "--until-resolved", "--max-seeds", "16", results=results)
-    assert again.exit_code == 0 and "every finding resolved." in again.stdout and len(study.trained) == 27
+    assert again.exit_code == 0 and "every finding resolved." in again.stdout and len(study.trained) == 35
 
 
-def test_max_seeds_stops_the_rounds(cli, results, study):
+def test_the_last_look_stops_the_rounds_and_says_so(cli, results, study):
     result = cli("sweep", *FIRST, "--until-resolved", "--max-seeds", "5", results=results)
     assert result.exit_code == 0, result.output
+    assert "looks declared: 3, 5 seeds per row" in result.stdout
     assert rounds(result.stdout) == ["round 2: 4 runs"]
     assert "finding 2: not resolved at this scale: needs about" in result.stdout
-    assert "--max-seeds 5 reached: 1 finding(s) not resolved." in result.stdout
+    assert "last look done (5 seeds per row, --max-seeds 5): 1 finding(s) not resolved." in result.stdout
     assert seeds_on_disk(results) == {"none": list(range(5)), "euc_bias": list(range(5)), "euc_ctx": [0, 1, 2]}
+
+
+def test_a_declared_design_cannot_change(cli, results, study):
+    assert cli("sweep", *FIRST, "--until-resolved", "--max-seeds", "5", results=results).exit_code == 0
+    before = seeds_on_disk(results)
+    other = cli("sweep", *FIRST, "--until-resolved", "--max-seeds", "12", results=results)
+    assert other.exit_code == 2 and len(other.stderr.splitlines()) == 1
+    assert "was declared with --max-seeds 5 (looks at 3, 5 seeds per row)" in other.stderr
+    assert "use --max-seeds 5" in other.stderr and seeds_on_disk(results) == before
+
+
+def test_diverged_seeds_that_leave_too_few_for_the_next_look_are_the_stop_reason(cli, results, study, monkeypatch):
+    execute = ablate.sweep.launch.execute
+
+    def diverging(cfg, directory, overrides):
+        record = execute(cfg, directory, overrides)
+        values = dict(o.split("=", 1) for o in overrides)
+        if values["+experiment/paper/row"] == "euc_bias" and int(values["seed"]) >= 3:
+            record = {**record, "status": "diverged", "metrics": {}}
+            RunDir(directory).write_record(record)
+        return record
+
+    monkeypatch.setattr(ablate.sweep.launch, "execute", diverging)
+    result = cli("sweep", *FIRST, "--until-resolved", "--max-seeds", "6", results=results)
+    assert result.exit_code == 0, result.output
+    assert "diverged runs leave 3 usable seeds below --max-seeds 6 for the next look of finding 2" in result.stdout
+    assert "--max-seeds 6 reached" not in result.stdout and "last look done" not in result.stdout
 
 
 def test_an_interrupted_study_continues_where_it_stopped(cli, results, study):
@@ -113,10 +165,10 @@ def test_an_interrupted_study_continues_where_it_stopped(cli, results, study):
     assert "every finding resolved." in second.stdout
     resumed = study.trained[len(done):]
     assert resumed[0] == ("euc_bias", 4) and not set(resumed) & set(done)  # nothing finished runs again
-    # The rows sit between the rungs of 3 and 6 seeds: the rest of round 2 first, then on as if uninterrupted.
-    assert "round 2: 4 runs" in second.stdout and "finding 2: holds: resolved with 12 seeds per row" in second.stdout
-    assert seeds_on_disk(results) == {"none": list(range(12)), "euc_bias": list(range(12)), "euc_ctx": [0, 1, 2]}
-    assert len(study.trained) == 27
+    # The rows sit between the looks at 3 and 6 seeds: the rest of round 2 first, then on as if uninterrupted.
+    assert "round 2: 4 runs" in second.stdout and "finding 2: holds: resolved with 16 seeds per row" in second.stdout
+    assert seeds_on_disk(results) == {"none": list(range(16)), "euc_bias": list(range(16)), "euc_ctx": [0, 1, 2]}
+    assert len(study.trained) == 35
 
 
 def test_dry_run_shows_the_next_round_and_writes_nothing(cli, results, study):
@@ -124,10 +176,12 @@ def test_dry_run_shows_the_next_round_and_writes_nothing(cli, results, study):
     before = sorted(p.name for p in run_dirs(results))
     plan = cli("sweep", *FIRST, "--until-resolved", "--dry-run", results=results)
     assert plan.exit_code == 0, plan.output
+    assert "on the runs done so far (looks at 3, 6, 12, 20 seeds per row)" in plan.stdout
     assert "next round (once the planned runs are done): 6 runs" in plan.stdout
-    assert "finding 2 (could resolve with about" in plan.stdout and "euc_bias to 6, none to 6" in plan.stdout
+    assert "finding 2 (next look at 6 seeds per row" in plan.stdout and "euc_bias to 6, none to 6" in plan.stdout
     assert plan.stdout.count("for finding 2") == 6 and "for finding 1" not in plan.stdout
     assert sorted(p.name for p in run_dirs(results)) == before
+    assert not (results / "paper_proxy" / "until-table1.json").exists()  # a dry run declares nothing
 
 
 @pytest.mark.parametrize("args, message", [

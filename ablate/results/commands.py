@@ -25,8 +25,10 @@ def _task_metrics(frame, metric: str | None) -> tuple[str, tuple[str, ...], tupl
 
 
 def report(results: Path, experiment: str | None = None, by: str | None = None, metric: str | None = None,
-           where: list[str] | None = None, fmt: str = "table", output: Path | None = None) -> None:
-    """Tabulate a study (or lay out the paper's tables) in a format, on the terminal or into a file."""
+           where: list[str] | None = None, fmt: str = "table", output: Path | None = None,
+           baseline: list[str] | None = None, correction: str = "holm", std: bool = False) -> None:
+    """Tabulate a study (or lay out the paper's tables) in a format, on the terminal or into a file: each row's
+    mean with its interval, and with a baseline every other row's paired difference to it, corrected together."""
     from ablate.results.paper.report import is_paper_experiment, paper_report
     from ablate.results.report import load_records, readable, select, summarize, warn
 
@@ -34,7 +36,7 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
         raise Refused(FORMATS.unknown(fmt))
     if is_paper_experiment(experiment):
         try:
-            return paper_report(experiment, fmt, results, output)
+            return paper_report(experiment, fmt, results, output, correction, std, baseline)
         except ValueError as e:
             raise Refused(str(e)) from None
     spec = FORMATS[fmt]
@@ -54,7 +56,8 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
     headline, metrics, known = _task_metrics(frame, metric)
     try:
         frame = select(frame, where or [])
-        summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics, known)
+        summary = summarize(frame, [f.strip() for f in by.split(",")] if by else None, metrics, known, baseline,
+                            correction, std)
     except ValueError as e:
         raise Refused(str(e)) from None
     if summary.empty:
@@ -68,7 +71,7 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
         for row in text.itertuples(index=False):
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
-        for note in summary.notes:
+        for note in (*summary.legend, *summary.notes):
             say(f"note: {note}")
         return
     for note in summary.notes:

@@ -1,9 +1,10 @@
-"""Reports: run records into a DataFrame, then one row per setting with mean +- std and n over seeds.
+"""Reports: run records into a DataFrame, then one row per setting with the mean, its 95% interval and n over seeds.
 
 A row never mixes settings: it averages only runs whose configs differ in the seed alone (the same
 group hash). When the factors asked for (--by) leave runs of several settings in one row, the config
 keys that tell them apart are added as columns, in config order, and a note says so; --where KEY=VALUE
-keeps one value of a key instead.
+keeps one value of a key instead. --baseline KEY=VALUE adds each row's difference to its baseline row
+(ablate.results.baseline); the intervals and tests are ablate.stats'.
 """
 import io
 import json
@@ -22,6 +23,8 @@ from ablate.config.schema import is_identity, neutral_values
 from ablate.results.migrate import upgrade
 from ablate.results.records import COMPLETED, DIVERGED
 from ablate.results.rundir import record_paths
+from ablate.stats.multiplicity import check_correction
+from ablate.stats.sample import mean_interval
 
 NOT_FACTORS = ("seed", "name")  # identity, but the replicate and the study, never a setting
 RECORD_COLUMNS = ("run_id", "experiment", "status", "error", "group_hash", "path")  # besides config and metrics
@@ -119,10 +122,11 @@ def default_factors(frame: pd.DataFrame) -> list[str]:
     return _splitting(frame, [], varying(frame))
 
 
-def _matches(column: pd.Series, value: str) -> pd.Series:
-    """Which cells equal a command-line value: null/none match missing values, numbers compare as numbers."""
+def matches(column: pd.Series, value: str) -> pd.Series:
+    """Which cells equal a command-line value: null/none match missing values (and the text none), numbers
+    compare as numbers."""
     if value.lower() in ("null", "none"):
-        return column.isna()
+        return column.isna() | (column.astype(str).str.lower() == value.lower())
     try:
         number = float(value)
     except ValueError:
@@ -141,7 +145,7 @@ def select(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
         if key not in frame.columns or key in RECORD_COLUMNS or key in metric_columns(frame):
             raise ValueError(f"--where {condition}: unknown config key {key!r}; keys that vary here: "
                              f"{', '.join(varying(frame)) or 'none'}")
-        matched = frame[_matches(frame[key], value)]
+        matched = frame[matches(frame[key], value)]
         if matched.empty:
             values = sorted({str(v) for v in frame[key].dropna()}) or ["null"]
             raise ValueError(f"--where {condition}: no run has it; {key} is {', '.join(values)}")
@@ -153,12 +157,22 @@ def select(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
 class Summary:
     """A study's table, one row per setting, and what its renderers need besides."""
 
-    table: pd.DataFrame  # factors, then <metric>_mean, _std, _count per metric, n (completed), diverged if any
+    # factors, then <metric>_mean, _std, _count, _low, _high per metric, n (completed), diverged if any; with
+    # --baseline: baseline, vs, and <metric>_diff, _diff_low, _diff_high, _diff_n, _diff_test, _p, _p_adjusted
+    table: pd.DataFrame
     metrics: tuple[str, ...]
     factors: list[str]  # the columns that name a row's setting: those asked for, then those added
     runs: pd.DataFrame = field(default_factory=pd.DataFrame)  # the runs shown, with their row in "setting"
     notes: list[str] = field(default_factory=list)  # how the table was made, for under it
     headline: str | None = None  # the task's headline metric, for training curves (else the first metric)
+    legend: list[str] = field(default_factory=list)  # what the numbers are, printed with the table
+    std: bool = False  # show each row's sd too
+    correction: str = "holm"  # of the comparisons with a baseline
+
+    @property
+    def compared(self) -> bool:
+        """Whether rows were compared with a baseline."""
+        return "baseline" in self.table.columns
 
     @property
     def empty(self) -> bool:
@@ -178,13 +192,34 @@ def _check(frame: pd.DataFrame, factors: list[str], metrics: tuple[str, ...], kn
 
 
 def summarize(frame: pd.DataFrame, factors: list[str] | None = None, metrics: tuple[str, ...] = ("top1",),
-              known: tuple[str, ...] = ()) -> Summary:
-    """Completed runs grouped by factors and setting: <metric>_mean, _std, _count over seeds and n per row.
+              known: tuple[str, ...] = (), baseline: list[str] | None = None, correction: str = "holm",
+              std: bool = False) -> Summary:
+    """Completed runs grouped by factors and setting: <metric>_mean, _std, _count, the 95% interval of the mean
+    (_low, _high) over seeds and n per row; with baseline conditions, each row's difference to its baseline row.
 
     Diverged runs get rows too (counted under `diverged`, their metrics left out); failed and unfinished
     runs are counted in a note. `known` metrics (the task's) are shown as missing when no record has them.
-    ValueError for an unknown factor or metric.
+    ValueError for an unknown factor or metric, correction, or a bad --baseline.
     """
+    check_correction(correction)
+    summary = _summarize(frame, factors, metrics, known)
+    summary.std, summary.correction = std, correction
+    if summary.empty:
+        return summary
+    sd = ", sd: the standard deviation of the seeds" if std else ""
+    summary.legend = [f"each metric: mean [95% interval of the mean, t with n - 1 df]{sd}; n: completed runs "
+                      "(a metric some runs lack shows its own n)"]
+    if baseline:
+        from ablate.results.baseline import compare_to_baseline
+
+        summary.table, lines = compare_to_baseline(summary.table, summary.runs, summary.factors, metrics, baseline,
+                                                   correction)
+        summary.legend += lines
+    return summary
+
+
+def _summarize(frame: pd.DataFrame, factors: list[str] | None, metrics: tuple[str, ...],
+               known: tuple[str, ...]) -> Summary:
     if frame.empty:
         return Summary(pd.DataFrame(), metrics, list(factors or []))
     shown = frame[frame["status"].isin(SHOWN)].copy()
@@ -221,6 +256,8 @@ def summarize(frame: pd.DataFrame, factors: list[str] | None = None, metrics: tu
         table[f"{name}_mean"] = values.groupby(completed["setting"]).mean()
         table[f"{name}_std"] = values.groupby(completed["setting"]).std()
         table[f"{name}_count"] = values.groupby(completed["setting"]).count()
+        table[f"{name}_low"], table[f"{name}_high"] = mean_interval(table[f"{name}_mean"], table[f"{name}_std"],
+                                                                    table[f"{name}_count"])
     table["n"] = grouped.size()
     table["n"] = table["n"].fillna(0).astype(int)
     for name in metrics:
@@ -243,34 +280,63 @@ def at_resolutions(columns, metric: str) -> list[str]:
     return sorted(found, key=lambda c: resolution_of(c.split("@", 1)[1])[0] * resolution_of(c.split("@", 1)[1])[1])
 
 
-def _pm(mean: float, std: float, count: int, n: int) -> str:
+def _number(x: float, digits: int, signed: bool = False) -> str:
+    return f"{round(x, digits) + 0.0:{'+' if signed else ''}.{digits}f}"
+
+
+def _cell(table: pd.DataFrame, i: int, m: str, std: bool) -> str:
+    """mean [low, high], the sd where asked, and its own n when some runs lack the metric."""
+    mean, sd, count = (table.loc[i, f"{m}_{c}"] for c in ("mean", "std", "count"))
     if count == 0 or pd.isna(mean):
         return "-"
     digits = 0 if abs(mean) >= 1000 else 2  # counts (params, MACs) read best without decimals
-    text = f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
-    return text if count == n else f"{text} (n={count})"  # some runs lack this metric
+    text = _number(mean, digits)
+    if pd.notna(sd) and sd > 0:  # below two seeds, or the same value on every seed: no interval to show
+        text += f" [{_number(table.loc[i, f'{m}_low'], digits)}, {_number(table.loc[i, f'{m}_high'], digits)}]"
+        text += f" sd {_number(sd, digits)}" if std else ""
+    return text if count == table.loc[i, "n"] else f"{text} (n={count})"  # some runs lack this metric
+
+
+def _delta(table: pd.DataFrame, i: int, m: str, corrected: bool) -> str:
+    """The row's difference to its baseline row: d [low, high], p and adjusted p; blank where there is none."""
+    if table.loc[i, "baseline"]:
+        return "baseline"
+    d = table.loc[i, f"{m}_diff"]
+    if pd.isna(d):
+        return ""
+    digits = 0 if abs(table.loc[i, f"{m}_mean"]) >= 1000 else 2
+    if pd.isna(table.loc[i, f"{m}_p"]):
+        return f"{_number(d, digits, True)} (n={int(table.loc[i, f'{m}_diff_n'])}: no test)"
+    text = (f"{_number(d, digits, True)} [{_number(table.loc[i, f'{m}_diff_low'], digits, True)}, "
+            f"{_number(table.loc[i, f'{m}_diff_high'], digits, True)}] p {table.loc[i, f'{m}_p']:.2g}")
+    text += f", adj. {table.loc[i, f'{m}_p_adjusted']:.2g}" if corrected else ""
+    return text + (" Welch" if table.loc[i, f"{m}_diff_test"] == "Welch" else "")
 
 
 def readable(summary: Summary) -> pd.DataFrame:
     """The table as text: factor values ('-' where a factor does not apply, e.g. rpe.mode of no RPE), each
-    metric as 'mean ± std' (with its own n when some runs lack it), n and diverged."""
+    metric as 'mean [95% interval]' (the sd where asked; with its own n when some runs lack it), n, diverged,
+    and with a baseline each metric's difference to it (Δmetric)."""
     table = summary.table
     out = table[summary.factors].astype(object)
     out = out.where(out.notna(), "-")
     if "group_hash" in out.columns:
         out["group_hash"] = [h[:8] for h in out["group_hash"]]
     for m in summary.metrics:
-        out[m] = [_pm(a, b, c, n) for a, b, c, n in zip(table[f"{m}_mean"], table[f"{m}_std"],
-                                                          table[f"{m}_count"], table["n"])]
+        out[m] = [_cell(table, i, m, summary.std) for i in table.index]
     out["n"] = table["n"]
     if "diverged" in table.columns:
         out["diverged"] = table["diverged"]
+    if summary.compared:
+        for m in summary.metrics:
+            out[f"Δ{m}"] = [_delta(table, i, m, summary.correction != "none") for i in table.index]
     return out
 
 
 def to_markdown(summary: Summary) -> str:
-    """Markdown, each metric as mean ± std."""
-    return readable(summary).to_markdown(index=False, disable_numparse=True) + "\n"
+    """Markdown: the table, then what its numbers are."""
+    text = readable(summary).to_markdown(index=False, disable_numparse=True) + "\n"
+    return text + "".join(f"\n{line}\n" for line in summary.legend)
 
 
 def to_csv(summary: Summary) -> str:
@@ -291,6 +357,9 @@ def to_parquet(summary: Summary) -> bytes:
 
 
 def to_latex(summary: Summary) -> str:
-    """LaTeX (booktabs), each metric as mean $\\pm$ std."""
-    style = readable(summary).style.hide(axis="index").format(escape="latex")
-    return style.format_index(escape="latex", axis=1).to_latex(hrules=True).replace("±", r"$\pm$")
+    """LaTeX (booktabs): the table, captioned with what its numbers are."""
+    style = readable(summary).style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    caption = " ".join(summary.legend)
+    for ch in "&%$#_{}":
+        caption = caption.replace(ch, "\\" + ch)
+    return style.to_latex(hrules=True, caption=caption or None).replace("Δ", r"$\Delta$")

@@ -1,7 +1,8 @@
-"""A study's figure: each setting's metrics with their spread over seeds, and its training curves (headline
-metric and loss per epoch, from each run's metrics.jsonl: mean over seeds with a band of ± one std); when
-runs were also tested at other resolutions (eval.resolutions), the headline against the test resolution,
-one line per setting with its band."""
+"""A study's figure: each setting's metrics (mean and 95% interval over seeds, the seeds as dots), with
+--baseline each setting's difference to its baseline row (95% interval, paired by seed), and its training
+curves (headline metric and loss per epoch, from each run's metrics.jsonl: mean over seeds with a band of
+± one sd); when runs were also tested at other resolutions (eval.resolutions), the headline against the
+test resolution, one line per setting with its band (± one sd)."""
 import io
 
 import matplotlib
@@ -14,6 +15,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from ablate.results.report import Summary, at_resolutions, readable, resolution_of  # noqa: E402
 from ablate.results.records import COMPLETED  # noqa: E402
 from ablate.results.rundir import RunDir  # noqa: E402
+from ablate.stats.claims import ALPHA  # noqa: E402
 
 MAX_METRIC_PANELS = 3
 
@@ -43,20 +45,40 @@ def curve_metrics(summary: Summary) -> tuple[str, str]:
 
 
 def _points(ax, summary: Summary, metric: str, labels: list[str]) -> None:
-    """Seeds as dots, mean ± std as a bar with whiskers, one line per setting."""
+    """Seeds as dots, the mean with its 95% interval as whiskers, one line per setting."""
     table = summary.table
     ys = list(range(len(table)))[::-1]
     completed = summary.runs[summary.runs["status"] == COMPLETED]
     for y, setting in zip(ys, range(len(table))):
         seeds = pd.to_numeric(completed.loc[completed["setting"] == setting, metric], errors="coerce").dropna()
         ax.plot(seeds, [y] * len(seeds), "o", color="#999999", markersize=3, zorder=2)
-        mean, std = table.loc[setting, f"{metric}_mean"], table.loc[setting, f"{metric}_std"]
+        mean, low, high = (table.loc[setting, f"{metric}_{c}"] for c in ("mean", "low", "high"))
         if pd.notna(mean):
-            ax.errorbar(mean, y, xerr=None if pd.isna(std) else std, fmt="s", color="#4c72b0", capsize=3, zorder=3)
+            ax.errorbar(mean, y, xerr=None if pd.isna(low) else [[mean - low], [high - mean]], fmt="s",
+                        color="#4c72b0", capsize=3, zorder=3)
         else:
             ax.text(0.02, y, "no value", va="center", fontsize=7, color="gray", transform=ax.get_yaxis_transform())
     ax.set_yticks(ys, labels, fontsize=8)
-    ax.set_xlabel(f"{metric} (mean ± std over seeds; dots: seeds)", fontsize=8)
+    ax.set_xlabel(f"{metric} (mean, 95% interval over seeds; dots: seeds)", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _differences(ax, summary: Summary, metric: str, labels: list[str]) -> None:
+    """Each row's difference to its baseline row with its paired 95% interval; filled where the adjusted p <= 0.05."""
+    table = summary.table
+    ys = list(range(len(table)))[::-1]
+    for y, i in zip(ys, table.index):
+        d, low, high = (table.loc[i, f"{metric}_{c}"] for c in ("diff", "diff_low", "diff_high"))
+        if table.loc[i, "baseline"]:
+            ax.text(0.0, y, "baseline", va="center", ha="center", fontsize=7, color="gray")
+        elif pd.notna(d):
+            found = table.loc[i, f"{metric}_p_adjusted"] <= ALPHA
+            ax.errorbar(d, y, xerr=None if pd.isna(low) else [[d - low], [high - d]], fmt="o", capsize=3,
+                        color="#c44e52", markerfacecolor="#c44e52" if found else "white", zorder=3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_xlabel(f"Δ{metric} vs baseline (95% interval, paired by seed; filled: adjusted p ≤ {ALPHA:g})",
+                  fontsize=8)
     ax.grid(axis="x", alpha=0.3)
 
 
@@ -73,7 +95,7 @@ def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> bool:
         drawn = True
     ax.set_xlabel("epoch", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(f"{metric} (mean ± std over seeds)", fontsize=8)
+    ax.set_ylabel(f"{metric} (mean ± one sd over seeds)", fontsize=8)
     ax.grid(alpha=0.3)
     if not drawn:
         ax.text(0.5, 0.5, "no metrics.jsonl", transform=ax.transAxes, ha="center", color="gray")
@@ -106,32 +128,36 @@ def _resolutions(ax, summary: Summary, labels: list[str]) -> None:
     ax.set_xticks([x for x, _ in points])
     ax.set_xlabel("test resolution (px; the first is the training one)" if train else "test resolution (px)",
                   fontsize=8)
-    ax.set_ylabel(f"{headline} (mean ± std over seeds)", fontsize=8)
+    ax.set_ylabel(f"{headline} (mean ± one sd over seeds)", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, title=", ".join(summary.factors), title_fontsize=7)
 
 
 def to_png(summary: Summary) -> bytes:
-    """The figure: one panel per metric (up to three) above the two training-curve panels, and the
-    resolution panel below them when there are test resolutions."""
+    """The figure: one panel per metric (up to three), with --baseline their differences below them, above
+    the two training-curve panels, and the resolution panel below them when there are test resolutions."""
     headline = summary.headline or summary.metrics[0]
     tested = at_resolutions(summary.metrics, headline)
     metrics = [m for m in summary.metrics if m not in tested][:MAX_METRIC_PANELS]
+    compared = metrics if summary.compared else []
     labels = setting_labels(summary)
     height = 1.0 + 0.3 * len(labels)
-    rows = [height, 3.2] + ([4.0 + 0.15 * len(labels)] if tested else [])
+    rows = [height] + ([height] if compared else []) + [3.2] + ([4.0 + 0.15 * len(labels)] if tested else [])
     fig = plt.figure(figsize=(10, sum(rows) + 0.4), dpi=100)
     grid = fig.add_gridspec(len(rows), 2 * len(metrics), height_ratios=rows)
     for i, metric in enumerate(metrics):
-        ax = fig.add_subplot(grid[0, 2 * i:2 * i + 2])
-        _points(ax, summary, metric, labels if i == 0 else [""] * len(labels))
+        _points(fig.add_subplot(grid[0, 2 * i:2 * i + 2]), summary, metric, labels if i == 0 else [""] * len(labels))
+    for i, metric in enumerate(compared):
+        _differences(fig.add_subplot(grid[1, 2 * i:2 * i + 2]), summary, metric,
+                     labels if i == 0 else [""] * len(labels))
     headline, loss = curve_metrics(summary)
+    row = 2 if compared else 1
     for i, metric in enumerate((headline, loss)):
-        ax = fig.add_subplot(grid[1, i * len(metrics):(i + 1) * len(metrics)])
+        ax = fig.add_subplot(grid[row, i * len(metrics):(i + 1) * len(metrics)])
         if _curves(ax, summary, metric, labels) and i == 0 and len(labels) > 1:
             ax.legend(fontsize=7, title=", ".join(summary.factors), title_fontsize=7)
     if tested:
-        _resolutions(fig.add_subplot(grid[2, :]), summary, labels)
+        _resolutions(fig.add_subplot(grid[row + 1, :]), summary, labels)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -56,11 +56,11 @@ def to_html(summary: Summary) -> str:
     """The page, with no external resources."""
     experiments = ", ".join(sorted({str(e) for e in summary.runs["experiment"]}))
     heading = f"ablate: {experiments}"
-    notes = "<br>".join(escape(n) for n in summary.notes)
+    notes = "<br>".join(escape(n) for n in (*summary.legend, *summary.notes))
     png = base64.b64encode(to_png(summary)).decode()
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{escape(heading)}</title>'
             f"<style>{_STYLE}</style></head><body><h1>{escape(heading)}</h1>"
-            f"<p class=\"notes\">Each row averages the runs of one setting (configs equal but for the seed): "
-            f"mean ± std over seeds, n completed runs.</p>{_table(summary)}<p class=\"notes\">{notes}</p>"
+            f"<p class=\"notes\">Each row averages the runs of one setting (configs equal but for the seed).</p>"
+            f"{_table(summary)}<p class=\"notes\">{notes}</p>"
             f'<img alt="metrics and training curves" src="data:image/png;base64,{png}">'
             f"<h2>Runs</h2>{_runs(summary)}</body></html>\n")

@@ -105,7 +105,7 @@ def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: int 
     if until_resolved:
         from ablate.sweep.until import study_of  # loads the paper's statistics only when asked
 
-        study = study_of(overrides)
+        study = study_of(overrides, results, max_seeds)
     planned = plan_runs(overrides, results, sweep=True)
     names = sorted({str(job.resolved["name"]) for job in planned})
     from ablate.results.migrate import stale

@@ -1,47 +1,37 @@
 """`ablate sweep experiment=paper/<table> --until-resolved [--max-seeds N]`: add seeds until the findings resolve.
 
-Round 1 is the sweep as planned. After each round the table's findings are tested as the report tests
-them (ablate.results.paper.layout), on the completed runs of this sweep's own row configs: the table's
-rows with the command line's other overrides. A finding is open while its verdict is "not resolved";
-each open claim wants the seeds per row that its power estimates (Power.needed: the fewest with which
-the paper's effect or the observed one would resolve, 80%). A round brings an open claim's rows up the
-ladder of 3, 6, 12, 24, ... seeds in common, one rung at a time (the spread is estimated again before
-each larger step), stopping short at its estimate or at --max-seeds (seeds 0..N-1). Findings, and their
-runs, go in the order of the fewest extra runs their estimates need. It stops when every finding is
-resolved, when nothing is left to add below --max-seeds, or after a round in which a run failed.
+The looks are declared before the first is tested (ablate.results.paper.design): the rungs 3, 6, 12, ...
+seeds per row below N, and N. Round 1 is the sweep as planned; after it, and after each later round,
+the table's findings are tested as the report tests them (ablate.results.paper.layout), on the completed
+runs of this sweep's own row configs (the table's rows with the command line's other overrides), at the
+looks their seeds reach: a group-sequential design with O'Brien-Fleming-type alpha spending, the
+table's claims corrected together (Holm), so that over all looks a claim with no true difference
+resolves at most 5% of the time (ablate.stats.sequential; `python -m ablate.stats.simulate` measures
+it). A round brings each open claim's rows to the claim's next look; findings, and their runs, go in
+the order of the fewest extra runs with which all their open claims would hold (80% power, planned
+with the upper confidence bound of their spread). It stops when every finding is resolved, when the
+open claims have had their last look (N seeds per row), when diverged runs leave too few seeds below N
+for the next look, or after a round in which a run failed; it says which.
 
 Every run is an ordinary run of the sweep (the same identity, directory, skipping and resuming), so
 after an interruption the same command reads what is on disk and continues from there: an interrupted
-round's rows sit between two rungs, so the next round aims at the same rung again.
-
-Adding seeds until a verdict appears tests the same comparison several times, so a claim with no true
-difference comes out resolved more often than a single test's 5%: simulated with Welch's test on normal
-samples (20,000 pairs), 3.6% at 3 seeds alone, 7.3% with looks at 3 and 6, 10.5% at 3, 6, 12, 13.7%
-at 3, 6, 12, 24. A verdict reached late in the ladder deserves that caution.
+round's rows sit between two looks, where the test waits for the next look, so the next round aims at
+that look again.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ablate.config.compose import Composer, ConfigError
+from ablate.results.paper.design import check, declare, looks_for
 from ablate.results.paper.layout import FindingResult, Layout, build_layout
-from ablate.results.paper.power import MAX_SEEDS
 from ablate.results.paper.reference import SCALES, TABLES, Reference, load_reference
 from ablate.results.paper.render import finding_power
 from ablate.results.paper.runs import ROW, row_values
 from ablate.results.records import COMPLETED, DIVERGED, FAILED, config_hashes
 from ablate.results.report import load_records
+from ablate.stats.power import MAX_SEEDS
 from ablate.sweep.plan import Job, plan_runs
-
-FIRST_RUNG = 3  # seeds per row of the ladder's first rung; each next rung doubles it
-
-
-def next_rung(n: int) -> int:
-    """The ladder's first rung above n seeds per row: 3, 6, 12, 24, ..."""
-    rung = FIRST_RUNG
-    while rung <= n:
-        rung *= 2
-    return rung
 
 
 def _key(override: str) -> str:
@@ -50,19 +40,21 @@ def _key(override: str) -> str:
 
 @dataclass(frozen=True)
 class Study:
-    """A paper table swept at one scale, with the command line's other overrides."""
+    """A paper table swept at one scale, with the command line's other overrides, and where its runs go."""
 
     reference: Reference
     scale: str
     base: tuple[str, ...]  # the overrides, less the rows and the seeds (the loop chooses those)
+    name: str  # the runs' experiment name (results/<name>/), beside which the looks are declared
 
     def rows(self) -> list:
         """The table's rows that have a run at this scale."""
         return [row for row in self.reference.rows if self.scale in row.runs]
 
 
-def study_of(overrides: list[str]) -> Study:
-    """The paper table an --until-resolved sweep is about (ConfigError, one line, for any other study)."""
+def study_of(overrides: list[str], results: Path, max_seeds: int) -> Study:
+    """The paper table an --until-resolved sweep is about (ConfigError, one line, for any other study, or for
+    --max-seeds other than the table's declared looks)."""
     given = {_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
     experiment, scale = given.get("experiment", ""), given.get("scale", SCALES[0])
     table = experiment.removeprefix("paper/")
@@ -74,9 +66,18 @@ def study_of(overrides: list[str]) -> Study:
         raise ConfigError(f"--until-resolved tests one scale at a time: scale= one of {', '.join(SCALES)} "
                           f"(got {scale})")
     chosen_here = ("seed", ROW.lstrip("+"))
-    study = Study(load_reference(table), scale, tuple(o for o in overrides if _key(o) not in chosen_here))
-    if not study.rows():
+    reference, base = load_reference(table), tuple(o for o in overrides if _key(o) not in chosen_here)
+    rows = [row for row in reference.rows if scale in row.runs]
+    if not rows:
         raise ConfigError(f"{experiment} has no rows at scale={scale}")
+    with Composer() as composer:
+        name = str(composer.config([*base, f"{ROW}={rows[0].runs[scale]}", "seed=0"])["name"])
+    study = Study(reference, scale, base, name)
+    if max_seeds >= 2:
+        try:
+            check(results, name, table, max_seeds)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
     return study
 
 
@@ -89,8 +90,8 @@ class State:
     dead: dict[str, set[int]]  # row key -> seeds that diverged (final, never run again)
 
 
-def read_state(study: Study, results: Path) -> State:
-    """Test the findings on the completed runs of the study's row configs."""
+def read_state(study: Study, results: Path, looks: tuple[int, ...]) -> State:
+    """Test the findings on the completed runs of the study's row configs, at the looks they reach."""
     rows = study.rows()
     with Composer() as composer:
         configs = composer.configs([[*study.base, f"{ROW}={row.runs[study.scale]}", "seed=0"] for row in rows])
@@ -105,7 +106,7 @@ def read_state(study: Study, results: Path) -> State:
                 seeds[key].update(int(s) for s in runs[runs["status"] == status]["seed"])
         frame = frame[frame["status"] == COMPLETED]
     values = row_values(study.reference, study.scale, frame, hashes)
-    return State(build_layout(study.reference, study.scale, values, ""), completed, dead)
+    return State(build_layout(study.reference, study.scale, values, "", looks), completed, dead)
 
 
 @dataclass(frozen=True)
@@ -113,33 +114,42 @@ class Step:
     """One open finding's share of a round: its estimate and the seeds 0..T-1 it brings its rows to."""
 
     finding: FindingResult
-    estimate: int | None  # seeds per row its open claims need; None: more than MAX_SEEDS
+    estimate: int | None  # seeds per row with which its open claims hold with 80%; None: no estimate
     extra: int  # runs still to do to reach the estimate
     targets: dict[str, int]  # row key -> T for this round
+    look: int | None  # seeds per row at the next look its claims take; None: none left
+    short: int | None  # usable seeds below --max-seeds where diverged runs leave fewer than that look needs
 
 
-def plan_round(state: State, max_seeds: int) -> list[Step]:
+def _next_look(looks: tuple[int, ...], have: int) -> int | None:
+    """The first look above the seeds a claim has (None after the last)."""
+    return next((n for n in looks if n > have), None)
+
+
+def plan_round(state: State, looks: tuple[int, ...], max_seeds: int) -> list[Step]:
     """The steps of the next round, fewest extra runs first (empty when every finding is resolved)."""
     steps = []
     for finding in state.layout.findings:
         if finding.resolved:
             continue
-        wants: dict[str, int] = {}  # row -> seeds per row its claims need
         targets: dict[str, int] = {}
+        nexts, short = [], None
         for c in finding.open_claims():
             rows = (*c.claim.a, *c.claim.b)
-            need = (c.power.needed or MAX_SEEDS + 1) if c.power else 2
-            for row in rows:
-                wants[row] = max(wants.get(row, 0), need)
-            have = c.power.n if c.power else len(set.intersection(*(state.completed[r] for r in rows)))
+            look = _next_look(looks, c.common)
+            if look is None:
+                continue
             usable = [s for s in range(max_seeds) if not any(s in state.dead[r] for r in rows)]
-            step = min(need, next_rung(have), len(usable))
-            if step > have:
-                for row in rows:
-                    targets[row] = max(targets.get(row, 0), usable[step - 1] + 1)
-        estimate = max(wants.values())
-        extra = sum(max(0, want - len(state.completed[row])) for row, want in wants.items())
-        steps.append(Step(finding, None if estimate > MAX_SEEDS else estimate, extra, targets))
+            if len(usable) < look:
+                short = len(usable)
+                continue
+            nexts.append(look)
+            for row in rows:
+                targets[row] = max(targets.get(row, 0), usable[look - 1] + 1)
+        wants = finding.needed or MAX_SEEDS + 1
+        rows = {r for c in finding.open_claims() for r in (*c.claim.a, *c.claim.b)}
+        extra = sum(max(0, wants - len(state.completed[row])) for row in rows)
+        steps.append(Step(finding, finding.needed, extra, targets, min(nexts, default=None), short))
     return sorted(steps, key=lambda s: s.extra)
 
 
@@ -184,11 +194,24 @@ def step_lines(steps: list[Step], jobs: list[Job], serves: dict[Path, list[int]]
     lines = []
     for step in steps:
         mine = sum(step.finding.number in serves[job.directory] for job in jobs)
-        estimate = f"about {step.estimate}" if step.estimate else f"more than {MAX_SEEDS:,}"
+        estimate = f"about {step.estimate}" if step.estimate else finding_power(step.finding).removeprefix("needs ")
         rows = ", ".join(f"{row} to {t}" for row, t in step.targets.items())
-        lines.append(f"  finding {step.finding.number} (could resolve with {estimate} seeds per row): "
+        look = f"next look at {step.look} seeds per row" if step.look else "no look left"
+        lines.append(f"  finding {step.finding.number} ({look}; all its open claims would hold with 80% at "
+                     f"{estimate} seeds per row): "
                      + (f"{mine} runs, seeds per row: {rows}" if mine else "nothing to add below --max-seeds"))
     return lines
+
+
+def stop_reason(steps: list[Step], looks: tuple[int, ...], max_seeds: int) -> str:
+    """Why a round adds nothing although findings are open: the last look done, or too few usable seeds."""
+    short = [s for s in steps if s.short is not None]
+    if short:
+        names = ", ".join(f"finding {s.finding.number}" for s in short)
+        return (f"diverged runs leave {min(s.short for s in short)} usable seeds below --max-seeds {max_seeds} "
+                f"for the next look of {names}: {len(steps)} finding(s) not resolved.")
+    return (f"last look done ({looks[-1]} seeds per row, --max-seeds {max_seeds}): {len(steps)} finding(s) "
+            "not resolved.")
 
 
 RunRound = Callable[[list[Job], dict[Path, str]], list[str]]
@@ -196,10 +219,13 @@ RunRound = Callable[[list[Job], dict[Path, str]], list[str]]
 
 def resolve(study: Study, results: Path, max_seeds: int, run_round: RunRound, say: Callable[[str], None]) -> list[str]:
     """Rounds of added seeds after the planned sweep, until the findings resolve; returns the runs' statuses."""
+    looks = declare(results, study.name, study.reference.name, max_seeds)
+    say(f"looks declared: {', '.join(map(str, looks))} seeds per row (O'Brien-Fleming-type alpha spending, "
+        "the table's claims corrected together by Holm)")
     statuses: list[str] = []
-    for number in range(2, max_seeds + 2):  # a bound: each round climbs a rung or stops
-        state = read_state(study, results)
-        steps = plan_round(state, max_seeds)
+    for number in range(2, max_seeds + 2):  # a bound: each round reaches a look or stops
+        state = read_state(study, results, looks)
+        steps = plan_round(state, looks, max_seeds)
         say(f"{study.reference.title}, after round {number - 1}:")
         for line in findings_lines(state):
             say(line)
@@ -208,7 +234,7 @@ def resolve(study: Study, results: Path, max_seeds: int, run_round: RunRound, sa
             return statuses
         jobs, serves = round_jobs(study, results, steps)
         if not jobs:
-            say(f"--max-seeds {max_seeds} reached: {len(steps)} finding(s) not resolved.")
+            say(stop_reason(steps, looks, max_seeds))
             return statuses
         say(f"round {number}: {len(jobs)} runs")
         for line in step_lines(steps, jobs, serves):
@@ -222,12 +248,13 @@ def resolve(study: Study, results: Path, max_seeds: int, run_round: RunRound, sa
 
 
 def preview(study: Study, results: Path, max_seeds: int, say: Callable[[str], None]) -> None:
-    """The findings as they stand on disk and the next round's runs (for --dry-run)."""
-    state = read_state(study, results)
-    say(f"{study.reference.title}, on the runs done so far:")
+    """The findings as they stand on disk and the next round's runs (for --dry-run; declares nothing)."""
+    looks = looks_for(max_seeds)
+    state = read_state(study, results, looks)
+    say(f"{study.reference.title}, on the runs done so far (looks at {', '.join(map(str, looks))} seeds per row):")
     for line in findings_lines(state):
         say(line)
-    steps = plan_round(state, max_seeds)
+    steps = plan_round(state, looks, max_seeds)
     jobs, serves = round_jobs(study, results, steps) if steps else ([], {})
     say(f"next round (once the planned runs are done): {len(jobs)} runs")
     for line in step_lines(steps, jobs, serves):

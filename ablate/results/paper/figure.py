@@ -1,4 +1,5 @@
-"""A PNG per table: our difference to the baseline row (95% interval over seeds) beside the paper's."""
+"""A PNG per table: our difference to the baseline row (95% interval, paired on the common seeds) beside the paper's
+(a diamond)."""
 import io
 
 import matplotlib
@@ -33,10 +34,10 @@ def to_png(layout: Layout) -> bytes:
     for y, line in zip(ys, lines):
         d = line.delta
         if d is not None:
-            err = None if d.low is None else [[d.diff - d.low], [d.high - d.diff]]
-            ax.barh(y, d.diff, height=0.55, color="#4c72b0", xerr=err, capsize=3, ecolor="#222222",
-                    label=label("ours (95% CI over seeds)"))
-            if d.low is None:
+            low, high = d.interval() if d.testable else (d.diff, d.diff)
+            ax.barh(y, d.diff, height=0.55, color="#4c72b0", xerr=[[d.diff - low], [high - d.diff]] if d.testable
+                    else None, capsize=3, ecolor="#222222", label=label("ours (95% CI, paired over common seeds)"))
+            if not d.testable:
                 ax.text(d.diff, y, "  one seed", va="center", fontsize=7)
         if line.paper_delta not in ("", "-"):
             ax.plot(float(line.paper_delta), y, "D", color="#dd8452", label=label("paper"))

@@ -4,7 +4,7 @@ from html import escape
 
 from ablate.results.paper.figure import to_png
 from ablate.results.paper.layout import Layout
-from ablate.results.paper.render import describe, finding_power, margin_note, notes, power_text, title
+from ablate.results.paper.render import describe, finding_power, method_note, notes, power_text, title, unpaired_note
 
 _STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{padding:3px 8px;text-align:right}
@@ -24,12 +24,13 @@ def _table(layout: Layout) -> str:
 def _findings(layout: Layout) -> str:
     items = []
     for f in layout.findings:
-        claims = "".join(f"<li>{escape(c.text)}: {escape(describe(c.difference))} → {escape(c.verdict)}"
-                         + (f'<br><span class="notes">{escape(power_text(c))}</span>' if c.power else "") + "</li>"
-                         for c in f.claims)
+        claims = "".join(f"<li>{escape(c.text)}: {escape(describe(c, layout.correction))}"
+                         + "".join(f'<br><span class="notes">{escape(text)}</span>'
+                                   for text in (unpaired_note(c, layout.correction), power_text(c)) if text)
+                         + "</li>" for c in f.claims)
         items.append(f"<li>Finding {f.number} ({escape(f.text)}): <b>{escape(f.verdict)}</b>: "
                      f"{escape(finding_power(f))}<ul>{claims}</ul></li>")
-    note = f'<p class="notes">{escape(margin_note(layout.margin))}</p>'
+    note = f'<p class="notes">{escape(method_note(layout))}</p>'
     return f"<ul>{''.join(items)}</ul>{note}" if items else ""
 
 

@@ -1,6 +1,7 @@
 """Text exports of paper layouts: markdown, LaTeX (booktabs), CSV and JSON.
 
-Markdown and LaTeX print what the paper prints (display strings); CSV and JSON keep the numbers.
+Markdown and LaTeX print what the paper prints (display strings) and how each verdict was reached; CSV
+and JSON keep the numbers.
 """
 import csv
 import io
@@ -8,36 +9,84 @@ import json
 
 from tabulate import tabulate
 
-from ablate.results.paper.layout import ClaimResult, FindingResult, Layout, NA
-from ablate.results.paper.power import MAX_SEEDS, POWER
+from ablate.results.paper.layout import ClaimResult, FindingResult, Layout
 from ablate.results.paper.reference import metric_styles
-from ablate.results.paper.stats import Difference
+from ablate.stats.claims import ALPHA, ClaimTest
+from ablate.stats.compare import Difference
+from ablate.stats.multiplicity import CORRECTIONS
+from ablate.stats.power import BOUND, MAX_SEEDS, POWER
 
 SCALE_NAMES = {"proxy": "proxy scale", "gpu_proxy": "GPU proxy scale", "paper": "paper scale"}
+ADJUSTED = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "uncorrected p"}
 
 
-def _num(x: float | None, digits: int = 2) -> str:
+def _num(x: float, digits: int = 2) -> str:
     """A signed number; one that rounds to zero prints as +0.00, never -0.00."""
-    return NA if x is None else f"{round(x, digits) + 0.0:+.{digits}f}"
+    return f"{round(x, digits) + 0.0:+.{digits}f}"
 
 
-def describe(d: Difference | None) -> str:
-    """A difference with its 95% interval, Welch's p and the seeds per side."""
+def _p(p: float) -> str:
+    return f"{p:.2g}"
+
+
+def _coverage(t: ClaimTest) -> str:
+    """"95% CI" at a single look; the repeated interval's own coverage at a look of a sequential design."""
+    if len(t.design.looks) == 1:
+        return f"{t.coverage:.0%} CI"
+    digits = next(d for d in range(1, 6) if round(100 * t.coverage, d) < 100)  # 95.3%, 99.99%, never 100%
+    return f"{100 * t.coverage:.{digits}f}% repeated CI"
+
+
+def _how(c: ClaimResult, t: ClaimTest) -> str:
+    """The test and the seeds it used."""
+    d = t.difference
+    if not d.paired:
+        return f"Welch: the rows share no seed, {d.n} or more each"
+    looks = t.design.looks
+    seeds = f"{d.n} seeds" if d.n == c.common else f"{d.n} of {c.common} common seeds"
+    return f"paired t, {seeds}" + (f", look {t.look + 1} of {len(looks)}" if len(looks) > 1 else "")
+
+
+def _which(t: ClaimTest) -> str:
+    """The test whose p decides: no difference (">"), TOST or outside the margin ("=")."""
+    if t.expect == "greater":
+        return "p"
+    return f"TOST within ±{t.margin:.2g}: p" if t.holds_if_rejected else f"outside ±{t.margin:.2g}: p"
+
+
+def _tested(t: ClaimTest, p_adjusted: float, correction: str, verdict: str, how: str) -> str:
+    p = f"{_which(t)} = {_p(t.p)}" + ("" if correction == "none" else f", {ADJUSTED[correction]} = {_p(p_adjusted)}")
+    return (f"{_num(t.difference.diff)}, {_coverage(t)} [{_num(t.low)}, {_num(t.high)}] ({how}), {p} "
+            f"→ {verdict}")
+
+
+def describe(c: ClaimResult, correction: str) -> str:
+    """A claim's difference, interval, test, raw and adjusted p, and verdict."""
+    d: Difference | None = c.difference
     if d is None:
-        return "no runs on a seed common to the rows"
-    if d.low is None:
-        return f"{_num(d.diff)} (n = {d.n_a} vs {d.n_b}; fewer than two seeds common to the rows: no test)"
-    return (f"{_num(d.diff)}, 95% CI [{_num(d.low)}, {_num(d.high)}], Welch p = {d.p:.3g}, "
-            f"n = {d.n_a} vs {d.n_b}")
+        return f"no runs on a seed common to the rows → {c.verdict}"
+    if c.test is None:
+        if c.common >= 2:  # a sequential design before its first look
+            return f"{_num(d.diff)} on {c.common} common seeds, before the first look → {c.verdict}"
+        return f"{_num(d.diff)} (n = {d.n}; fewer than two seeds common to the rows: no test) → {c.verdict}"
+    return _tested(c.test, c.p_adjusted, correction, c.verdict, _how(c, c.test))
 
 
-def margin_note(margin: float) -> str:
-    """How the findings' verdicts were decided, with the "equal" margin the table was tested with, and
-    how their power was planned."""
-    return (f"\">\" holds when the 95% interval is above 0; \"=\" holds when the 90% interval lies within "
-            f"±{margin:.2g} points (the table's margin times our baseline over the paper's, at most 1). "
-            f"Power: the chance of a resolved verdict, {POWER:.0%}, from each side's spread over its seeds "
-            "(Welch); the paper's difference is taken at our level (times the same factor), an \"=\" claim's as 0.")
+def unpaired_note(c: ClaimResult, correction: str) -> str:
+    """Why the verdict would differ without the pairing by seed (empty when it would not)."""
+    if not c.paired_and_unpaired_differ:
+        return ""
+    test, p_adjusted, verdict = c.unpaired
+    if c.r is not None and c.r > 0.1:
+        why = (f"pairing by seed cancels the seed effect both sides share (their per-seed means correlate, "
+               f"r = {c.r:+.2f}), so the paired interval is narrower")
+    elif c.r is not None and c.r < -0.1:
+        why = (f"the sides' per-seed means move in opposite directions (r = {c.r:+.2f}), so pairing adds their "
+               "seed effects and widens the interval")
+    else:
+        why = ("the sides share little seed effect" + ("" if c.r is None else f" (r = {c.r:+.2f})")
+               + ", and the paired test has fewer degrees of freedom (seeds - 1)")
+    return "unpaired, ignoring the seeds: " + _tested(test, p_adjusted, correction, verdict, "Welch") + f": {why}"
 
 
 def _about(n: int | None) -> str:
@@ -45,41 +94,61 @@ def _about(n: int | None) -> str:
 
 
 def power_text(c: ClaimResult) -> str:
-    """What the claim's seeds resolve and how many it would take; empty below two common seeds."""
+    """What the claim's seeds resolve and how many the paper's effect would take; empty without a spread."""
     p = c.power
     if p is None:
         return ""
+    spread = f"sd of the per-seed differences {p.sd:.2f}, planned at its {BOUND:.0%} upper bound {p.sd_upper:.2f}"
     if c.claim.expect == "equal":
-        now = f"with {p.n} seeds per row equality shows within ±{p.resolvable:.2f} ({POWER:.0%} power)"
+        now = f"with {p.n} seeds per row equality shows within ±{p.resolvable:.2f}"
         paper = f"the paper's equality needs {_about(p.n_paper)} seeds per row"
     else:
-        now = f"with {p.n} seeds per row it resolves differences of ±{p.resolvable:.2f} ({POWER:.0%} power)"
+        now = f"with {p.n} seeds per row it holds for differences of {p.resolvable:.2f} or more"
         paper = ("the paper prints no difference" if p.paper is None
                  else f"the paper's {_num(p.paper)} needs {_about(p.n_paper)} seeds per row")
-    return f"power: {now}; {paper}, the observed {_num(p.observed)} {_about(p.n_observed)}"
+    return f"power ({POWER:.0%}, level {p.level:.2g}; {spread}): {now}; {paper}"
 
 
 def finding_power(f: FindingResult) -> str:
     """Beside a finding's verdict: the seeds it was resolved with, or about how many it needs."""
     if f.resolved:
         return f"resolved with {f.seeds} seeds per row"
-    powers = [c.power for c in f.open_claims()]
-    if any(p is None for p in powers):
-        return "needs two seeds per row common to its rows before its spread is known"
-    needs = [p.to_reproduce for p in powers]
-    return f"needs {_about(None if None in needs else max(needs))} seeds per row"
+    if f.plan:
+        return f.plan
+    return f"needs {_about(f.needed)} seeds per row (every open claim holding, {POWER:.0%})"
 
 
-def finding_lines(findings: tuple[FindingResult, ...], margin: float) -> list[str]:
-    """One line per finding with its verdict and power, then one indented line per claim with its own."""
+def method_note(layout: Layout) -> str:
+    """How the verdicts were reached: tests, margin, family and correction, design, power."""
+    k, correction = layout.family, layout.correction
+    family = (f"The table's {k} claims are one family, {CORRECTIONS[correction]}: a claim resolves when its "
+              f"adjusted p is at most {ALPHA:g}." if correction != "none"
+              else f"The table's {k} claims are not corrected for each other: each resolves at p ≤ {ALPHA:g}.")
+    if layout.looks and len(layout.looks) > 1:
+        design = (f" The seeds came by --until-resolved in looks declared in advance at "
+                  f"{', '.join(map(str, layout.looks))} seeds per row: p-values are sequential (Lan-DeMets "
+                  "O'Brien-Fleming-type alpha spending), intervals repeated confidence intervals.")
+    else:
+        design = " One look at the seeds there are (not gathered sequentially)."
+    return (f"Tests: paired t on the seeds common to a claim's rows (per seed, the mean of each side's rows); "
+            f"\">\" resolves when the test of no difference rejects (holds, or reversed); \"=\" holds by TOST, "
+            f"the 90% interval within ±{layout.margin:.2g} points (the table's margin times our baseline over "
+            f"the paper's, at most 1), and is reversed only when the difference lies outside it. {family}{design}"
+            f" Power: the chance a claim holds with the paper's difference at our level (0 for \"=\"), exact "
+            f"for the paired t, at the level the correction leaves one claim, with the sd at its "
+            f"{BOUND:.0%} upper confidence bound; a finding needs every open claim, the product of their powers.")
+
+
+def finding_lines(layout: Layout) -> list[str]:
+    """One line per finding with its verdict and power, then per claim its test, power and any footnote."""
     lines = []
-    for f in findings:
+    for f in layout.findings:
         lines.append(f"- Finding {f.number} ({f.text}): **{f.verdict}**: {finding_power(f)}")
         for c in f.claims:
-            lines.append(f"  - {c.text}: {describe(c.difference)} → {c.verdict}")
-            lines += [f"    - {power_text(c)}"] if c.power else []
-    if findings:
-        lines.append(f"  ({margin_note(margin)})")
+            lines.append(f"  - {c.text}: {describe(c, layout.correction)}")
+            lines += [f"    - {text}" for text in (unpaired_note(c, layout.correction), power_text(c)) if text]
+    if layout.findings:
+        lines.append(f"  ({method_note(layout)})")
     return lines
 
 
@@ -91,8 +160,10 @@ def title(layout: Layout) -> str:
 def notes(layout: Layout) -> list[str]:
     """The paper's setting, ours, and how to read the numbers."""
     ours = layout.setting or "no runs yet"
+    sd = ", and the sd of the seeds" if layout.std else ""
     return [f"Paper: {layout.reference.setting}", f"Ours: {ours}",
-            "Read: ours = mean ± std (n seeds); Δ = difference to the baseline row ± Welch standard error."]
+            f"Read: ours = mean [95% interval of the mean, t with n - 1 df] (n seeds{sd}); Δ = difference to the "
+            "baseline row [95% interval: paired t on the seeds both rows have, Welch if they share none] (seeds)."]
 
 
 def to_markdown(layouts: list[Layout]) -> str:
@@ -101,13 +172,13 @@ def to_markdown(layouts: list[Layout]) -> str:
     for layout in layouts:
         table = tabulate(layout.cells(), headers=layout.header(), tablefmt="pipe", disable_numparse=True)
         parts.append("\n".join([f"## {title(layout)}", "", *[f"{n}  " for n in notes(layout)], "", table, "",
-                                *finding_lines(layout.findings, layout.margin)]))
+                                *finding_lines(layout)]))
     return "\n\n".join(parts) + "\n"
 
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
           "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-          "±": r"$\pm$", "Δ": r"$\Delta$", "→": r"$\rightarrow$", ">": r"$>$", "<": r"$<$"}
+          "±": r"$\pm$", "Δ": r"$\Delta$", "→": r"$\rightarrow$", ">": r"$>$", "<": r"$<$", "≤": r"$\leq$"}
 
 
 def latex_escape(text: str) -> str:
@@ -132,10 +203,10 @@ def to_latex(layouts: list[Layout]) -> str:
                 verdict = rf"\textbf{{{latex_escape(f.verdict)}}}: {latex_escape(finding_power(f))}"
                 lines.append(rf"\item Finding {f.number} ({latex_escape(f.text)}): {verdict}")
                 for c in f.claims:
-                    lines.append(rf"\\ {latex_escape(c.text)}: {latex_escape(describe(c.difference))} "
-                                 rf"{latex_escape('→')} {latex_escape(c.verdict)}")
-                    lines += [rf"\\ \quad {latex_escape(power_text(c))}"] if c.power else []
-            lines += [r"\end{itemize}", latex_escape(margin_note(layout.margin))]
+                    lines.append(rf"\\ {latex_escape(c.text)}: {latex_escape(describe(c, layout.correction))}")
+                    lines += [rf"\\ \quad {latex_escape(text)}"
+                              for text in (unpaired_note(c, layout.correction), power_text(c)) if text]
+            lines += [r"\end{itemize}", latex_escape(method_note(layout))]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -149,10 +220,12 @@ def records(layouts: list[Layout]) -> list[dict]:
                    "run": line.row.runs.get(layout.scale, ""), **line.row.labels}
             for m in layout.reference.metrics:
                 s = line.ours[m]
-                rec.update({f"{m}_mean": s.mean, f"{m}_std": s.std, f"{m}_n": s.n, f"{m}_paper": line.row.paper.get(m)})
+                rec.update({f"{m}_mean": s.mean, f"{m}_sd": s.sd, f"{m}_low": s.low, f"{m}_high": s.high,
+                            f"{m}_n": s.n, f"{m}_paper": line.row.paper.get(m)})
             d = line.delta
-            rec.update({"vs": line.row.vs, "delta": d.diff if d else None, "delta_se": d.se if d else None,
-                        "delta_low": d.low if d else None, "delta_high": d.high if d else None,
+            low, high = d.interval() if d is not None and d.testable else (None, None)
+            rec.update({"vs": line.row.vs, "delta": d.diff if d else None, "delta_low": low, "delta_high": high,
+                        "delta_n": d.n if d else None, "delta_paired": d.paired if d else None,
                         "delta_paper": None if line.paper_delta in ("", "-") else float(line.paper_delta)})
             out.append(rec)
     return out
@@ -171,21 +244,40 @@ def to_csv(layouts: list[Layout]) -> str:
     return "\n".join(blocks)
 
 
+def claim_record(c: ClaimResult) -> dict:
+    """A claim's numbers: estimate, test, interval, raw and adjusted p, verdict, unpaired view, power."""
+    t, rec = c.test, {"claim": c.text, "expect": c.claim.expect, "verdict": c.verdict, "common_seeds": c.common}
+    if c.difference is not None:
+        rec["diff"] = c.difference.diff
+    if t is not None:
+        rec.update({"test": "paired t" if t.difference.paired else "Welch", "n": t.difference.n,
+                    "df": t.difference.df, "tested_diff": t.difference.diff, "se": t.difference.se,
+                    "look": t.look + 1, "looks": list(t.design.looks), "low": t.low, "high": t.high,
+                    "coverage": t.coverage, "p": t.p, "p_adjusted": c.p_adjusted, "r": c.r,
+                    "p_of": "no difference" if t.expect == "greater" else
+                    "equivalence (TOST)" if t.holds_if_rejected else "outside the margin"})
+    if c.unpaired is not None:
+        test, p_adjusted, verdict = c.unpaired
+        rec["unpaired"] = {"diff": test.difference.diff, "low": test.low, "high": test.high, "p": test.p,
+                           "p_adjusted": p_adjusted, "verdict": verdict}
+    p = c.power
+    rec["power"] = None if p is None else {
+        "seeds_per_row": p.n, "sd": p.sd, "sd_upper": p.sd_upper, "level": p.level, "resolvable": p.resolvable,
+        "paper_effect": p.paper, "seeds_for_paper": p.n_paper}
+    return rec
+
+
 def to_json(layouts: list[Layout]) -> str:
     """Numbers and findings of every table, as one JSON document."""
     doc = []
     for layout in layouts:
         findings = [{"finding": f.number, "text": f.text, "verdict": f.verdict, "power": finding_power(f),
-                     "claims": [{"claim": c.text, "verdict": c.verdict,
-                                 **({k: getattr(c.difference, k) for k in ("diff", "se", "low", "high", "p", "n_a",
-                                                                             "n_b")} if c.difference else {}),
-                                 "power": None if c.power is None else {
-                                     "seeds_per_row": c.power.n, "resolvable": c.power.resolvable,
-                                     "paper_effect": c.power.paper, "seeds_for_paper": c.power.n_paper,
-                                     "observed": c.power.observed, "seeds_for_observed": c.power.n_observed}}
-                                for c in f.claims]} for f in layout.findings]
+                     "seeds_needed": f.needed, "claims": [claim_record(c) for c in f.claims]}
+                    for f in layout.findings]
         doc.append({"table": layout.reference.name, "title": layout.reference.title, "scale": layout.scale,
                     "setting": layout.setting, "metric_labels": {m: metric_styles()[m].label
                                                                  for m in layout.reference.metrics},
-                    "rows": records([layout]), "findings": findings, "equal_margin": layout.margin})
+                    "rows": records([layout]), "findings": findings, "equal_margin": layout.margin,
+                    "correction": layout.correction, "alpha": ALPHA,
+                    "looks": list(layout.looks) if layout.looks else None})
     return json.dumps(doc, indent=1) + "\n"

@@ -171,6 +171,17 @@ def test_cpu_variant_trains_a_step(abs_pos):
     assert model.blocks[0].attn.grid == (7, 7)
 
 
+@pytest.mark.parametrize("kwargs", [{"rpe": "ctx_product_50_shared_qkv"}, {"pe": "bias_table"}, {"pe": "huang"}])
+def test_trains_after_running_under_inference_mode(kwargs):
+    """The cached bucket maps of an inference_mode run are ordinary tensors: autograd saves them later."""
+    model = timm.create_model("deit_pico_patch4_28", **kwargs)
+    images = torch.randn(2, 1, 28, 28)
+    with torch.inference_mode():
+        model(images)
+    model(images).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
 @pytest.mark.parametrize("baseline", ["shaw", "txl", "huang", "sasa"])
 def test_baseline_models_run(baseline):
     model = timm.create_model("deit_micro_patch4_28", pe=baseline)

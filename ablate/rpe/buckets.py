@@ -63,6 +63,7 @@ def compute_bucket_map(method: str, ratio: float, height: int, width: int, prefi
 
 
 @lru_cache(maxsize=256)
+@torch.inference_mode(False)  # cached for later calls: never an inference tensor, which autograd cannot save
 def bucket_map(method: str, ratio: float, height: int, width: int, prefix: int = 0,
                index: str = "piecewise", device: torch.device | str = "cpu") -> Tensor:
     """(prefix + H*W, prefix + H*W) int64 bucket ids of a site-level method; cached, do not modify."""

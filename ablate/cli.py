@@ -404,7 +404,7 @@ def evaluate(checkpoint: Annotated[Path, typer.Argument(help="A .pth file: the a
     from ablate.engine.classification import evaluate_classifier
     from ablate.engine.model import build_model
     from ablate.models.registry import check_model_name
-    from ablate.engine.pretrained import checkpoint_state, load_into
+    from ablate.models.weights import checkpoint_state, load_into
     from ablate.engine.resources import cpu_count
     from ablate.engine.runner import pick_device
 

@@ -1,5 +1,7 @@
-"""Checkpoints of our models: the authors' .pth (weights under "model") or ours, loaded strictly. A checkpoint
-that does not fit is refused with one line naming the first missing, unexpected and mis-shaped keys.
+"""Checkpoints of our models: the authors' .pth (weights under "model") or ours, loaded strictly, whether by
+`ablate eval` (load_into) or by timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=PATH))
+(checkpoint_filter, timm's pretrained_filter_fn). A checkpoint that does not fit is refused with one line naming
+the first missing, unexpected and mis-shaped keys.
 """
 from pathlib import Path
 
@@ -57,3 +59,17 @@ def load_into(model: nn.Module, state: dict[str, Tensor], path: Path) -> None:
     check_fits(model.state_dict(), state, path)
     model.load_state_dict(state)
 
+
+def checkpoint_filter(state_dict: dict, model: nn.Module) -> dict[str, Tensor]:
+    """timm's pretrained_filter_fn for our models: the authors' layout as the model's keys, refused like
+    load_into if it does not fit, except where timm then adapts it to the model (a classifier for another
+    num_classes is dropped, a first conv for other in_chans converted)."""
+    cfg = model.pretrained_cfg
+    state = _unwrap(state_dict, cfg.get("file") or "state_dict")
+    adapted = ()
+    if model.num_classes != cfg["num_classes"]:
+        adapted += (f"{cfg['classifier']}.weight", f"{cfg['classifier']}.bias")
+    if model.in_chans != cfg["input_size"][0]:
+        adapted += (f"{cfg['first_conv']}.weight",)
+    check_fits(model.state_dict(), state, cfg.get("file") or "state_dict", adapted)
+    return state

@@ -25,7 +25,7 @@ OURS = ["deit_pico_patch4_28", "deit_tiny_patch16_224_ctx_product_50_shared_k",
 NAMES = [REFERENCE, *OURS]
 pytestmark = [pytest.mark.filterwarnings("ignore:`torch.jit.[a-z]+` is deprecated:FutureWarning"),  # timm checks it
               # torch's own GraphModule.__init__ annotates an empty attribute, which TorchScript warns about
-              pytest.mark.filterwarnings("ignore:The TorchScript type system doesn't support instance-level:UserWarning")]
+              pytest.mark.filterwarnings("ignore:The TorchScript type system doesn't support instance:UserWarning")]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -211,10 +211,10 @@ def test_pretrained_loads_the_authors_checkpoint_file_as_timm_adapts_it(tmp_path
     adapted = load(num_classes=5, in_chans=1)
     assert adapted.head.weight.shape == (5, 192)
     torch.testing.assert_close(adapted.patch_embed.proj.weight, source.patch_embed.proj.weight.sum(1, keepdim=True))
-    assert torch.equal(adapted.blocks[2].attn.rpe_k.lookup_table_weight, source.blocks[2].attn.rpe_k.lookup_table_weight)
+    table = source.blocks[2].attn.rpe_k.lookup_table_weight
+    assert torch.equal(adapted.blocks[2].attn.rpe_k.lookup_table_weight, table)
     features = load(features_only=True)
-    assert torch.equal(features.model.blocks[2].attn.rpe_k.lookup_table_weight,
-                       source.blocks[2].attn.rpe_k.lookup_table_weight)
+    assert torch.equal(features.model.blocks[2].attn.rpe_k.lookup_table_weight, table)
 
 
 def test_pretrained_refuses_a_checkpoint_that_does_not_fit_as_ablate_eval_does(tmp_path):
@@ -255,7 +255,8 @@ def test_torchscript_refuses_the_kernel_backends_in_one_line(backend):
 
 
 @pytest.mark.parametrize("kwargs", [{"abs_pos": "sincos"}, {"pe": "rope_axial", "abs_pos": "none"},
-                                    {"pe": "bias_table"}, {"pe": "alibi"}, {"pe": "peg", "pe_options": {"blocks": [0, 2]}},
+                                    {"pe": "bias_table"}, {"pe": "alibi"},
+                                    {"pe": "peg", "pe_options": {"blocks": [0, 2]}},
                                     {"pe": "txl", "abs_pos": "none"}, {"pe": "sasa", "abs_pos": "none"}],
                          ids=lambda kwargs: "-".join(map(str, kwargs.values())))
 def test_other_encodings_script_and_trace(kwargs):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ablate.engine.pretrained import checkpoint_state, load_into
+from ablate.models.weights import checkpoint_state, load_into
 from ablate.models.detr import build_criterion, build_detr, postprocess
 from ablate.models.detr.position_encoding import PositionEmbeddingSine
 from ablate.models.detr.transformer import Transformer

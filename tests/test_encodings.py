@@ -119,10 +119,10 @@ def test_peg_adds_a_depthwise_convolution_of_the_patch_grid_after_its_blocks():
     model = timm.create_model("deit_pico_patch4_28", pe="peg", pe_options={"blocks": [1]}).eval()
     torch.nn.init.normal_(model.pos_block["1"].pos.proj[0].weight)
     x = torch.randn(2, 1, 28, 28)
-    with torch.no_grad():  # block.forward skips the module's hooks: the PEG is applied by hand after block 1
+    with torch.no_grad():  # the blocks alone, given the grid: the PEG is applied by hand after block 1
         manual = model.norm_pre(model.patch_drop(model._pos_embed(model.patch_embed(x))))
         for i, block in enumerate(model.blocks):
-            manual = block.forward(manual)
+            manual = block(manual, Grid(7, 7, 1))
             if i == 1:
                 conv = model.pos_block["1"].pos.proj[0]
                 patches = manual[:, 1:].transpose(1, 2).reshape(2, 64, 7, 7)

@@ -8,7 +8,7 @@ import torch
 import ablate.models.deit  # noqa: F401
 from ablate.engine.checkpoint import load_checkpoint, save_checkpoint
 from ablate.engine.optim import Diverged, Stepper, lr_at, param_groups, scaled_lr
-from ablate.engine.pretrained import checkpoint_state, load_into
+from ablate.models.weights import checkpoint_state, load_into
 from ablate.results.rundir import RunDir
 from ablate.rpe import RPEConfig
 

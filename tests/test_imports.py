@@ -13,7 +13,7 @@ def _python(code: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("order", ["import ablate, timm", "import timm, ablate"])
+@pytest.mark.parametrize("order", ["import ablate, timm", "import timm, ablate", "import ablate.models.vit, timm"])
 def test_names_are_registered_in_either_import_order(order):
     _python(f"{order}; {CREATE}")
 

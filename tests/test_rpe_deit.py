@@ -117,11 +117,11 @@ def test_official_state_dict_loads_strictly(method):
 
 def _record_grids(model):
     """Forward pre-hooks on every attention, and a wrapper on every RPE site's logit terms, recording (L, grid)
-    and (L, H, W) as each sees them."""
+    and (L, H, W) as each sees them (the model passes the grid to every attention call)."""
     seen = {"attn": [], "rpe": []}
 
     def on_attn(module, args):
-        seen["attn"].append((args[0].shape[1], module.grid))
+        seen["attn"].append((args[0].shape[1], (args[1].height, args[1].width)))
 
     def recording(site):
         terms = site.logits
@@ -164,11 +164,23 @@ def test_abs_pos_choices():
 @pytest.mark.parametrize("abs_pos", ["learned", "sincos", "none"])
 def test_cpu_variant_trains_a_step(abs_pos):
     model = timm.create_model("deit_micro_patch4_28", rpe="ctx_product_50_shared_qkv", abs_pos=abs_pos)
-    out = model(torch.randn(2, 1, 28, 28))
+    images = torch.randn(2, 1, 28, 28)
+    out = model(images)
     assert out.shape == (2, 10)
     out.logsumexp(-1).sum().backward()
     assert model.blocks[0].attn.rpe_k.lookup_table_weight.grad.abs().sum() > 0
-    assert model.blocks[0].attn.grid == (7, 7)
+    assert model.embed(images)[1] == (7, 7, 1)  # the grid the model gives its blocks
+
+
+@pytest.mark.parametrize("kwargs", [{"rpe": "ctx_product_50_shared_qkv"}, {"pe": "bias_table"}, {"pe": "huang"}])
+def test_trains_after_running_under_inference_mode(kwargs):
+    """The cached bucket maps of an inference_mode run are ordinary tensors: autograd saves them later."""
+    model = timm.create_model("deit_pico_patch4_28", **kwargs)
+    images = torch.randn(2, 1, 28, 28)
+    with torch.inference_mode():
+        model(images)
+    model(images).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
 
 
 @pytest.mark.parametrize("baseline", ["shaw", "txl", "huang", "sasa"])

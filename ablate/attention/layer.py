@@ -5,15 +5,22 @@ output terms of its encodings from q and k as projected, rotates q and k with an
 hands the rest to a backend (ablate.attention.backends). Logit terms see q and k before rotation, so a relative
 term stays relative when combined with RoPE. Encodings run in a fixed order: iRPE on K, Q, V, then the
 layer's other encoding (`pe`).
+
+RPEAttention compiles under TorchScript with the eager and SDPA backends.
 """
 from collections.abc import Iterable
 
+import torch
 from torch import Tensor, nn
 
-from ablate.attention.backends import CHOICES, attention_function, resolve
+from ablate.attention.backends import AUTO, CHOICES, attention_function, eager, resolve, sdpa
 from ablate.rpe.config import RPEConfig
-from ablate.pe.interface import AttentionEncoding, Grid
+from ablate.pe.interface import AttentionEncoding, Grid, check_length
+from ablate.pe.terms import BucketLogits, BucketValues
 from ablate.rpe.lookup import build_rpe, site_parts
+
+# The backends TorchScript compiles: triton launches its kernels from Python, flex needs torch.compile.
+SCRIPTABLE = ("eager", "sdpa")
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, encodings: Iterable[AttentionEncoding], grid: Grid | None,
@@ -86,10 +93,37 @@ class EncodedAttention(nn.Module):
         """This layer's encodings, in the order they act."""
         return [e for e in (self.rpe_k, self.rpe_q, self.rpe_v, self.pe) if e is not None]
 
+    def terms(self, q: Tensor, k: Tensor, grid: Grid | None
+              ) -> tuple[list[BucketLogits], list[BucketValues], Tensor, Tensor]:
+        """What attend() gathers from encodings(): logit terms (of q and k as projected) and output terms in the
+        same order, and q and k rotated; written out site by site, since TorchScript cannot loop over modules of
+        different types."""
+        logits: list[BucketLogits] = []
+        values: list[BucketValues] = []
+        if self.rpe_k is None and self.rpe_q is None and self.rpe_v is None and self.pe is None:
+            return logits, values, q, k
+        if grid is None:
+            raise ValueError("position encodings need the patch grid: pass grid=Grid(H, W, prefix), or set the "
+                             "layer's grid = (H, W)")
+        check_length(grid, q.shape[-2])
+        if self.rpe_k is not None:  # iRPE's sites add logit terms (Q, K) or output terms (V), and rotate nothing
+            logits += self.rpe_k.logits(q, k, grid)
+        if self.rpe_q is not None:
+            logits += self.rpe_q.logits(q, k, grid)
+        if self.rpe_v is not None:
+            values += self.rpe_v.values(grid)
+        if self.pe is not None:
+            logits += self.pe.logits(q, k, grid)
+            values += self.pe.values(grid)
+            q, k = self.pe.rotate(q, k, grid)
+        return logits, values, q, k
+
 
 class RPEAttention(EncodedAttention):
-    """Self-attention with iRPE and one other encoding (`pe`), a drop-in for timm's Attention; the model
-    sets `grid` = (H, W) of the patch grid before the blocks run."""
+    """Self-attention with iRPE and one other encoding (`pe`), a drop-in for timm's Attention that also takes the
+    patch grid: the model passes it to every call; called alone, the layer reads its `grid` = (H, W)."""
+
+    grid: tuple[int, int] | None
 
     def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = False, qk_norm: bool = False,
                  attn_drop: float = 0.0, proj_drop: float = 0.0, norm_layer: type[nn.Module] | None = None,
@@ -103,7 +137,7 @@ class RPEAttention(EncodedAttention):
             raise ValueError(f"invalid attention backend {backend!r}: expected one of {', '.join(CHOICES)}")
         self.num_heads, self.head_dim = num_heads, dim // num_heads
         self.backend = backend
-        self.grid: tuple[int, int] | None = None
+        self.grid = None
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.q_norm = norm_layer(self.head_dim) if qk_norm else nn.Identity()
         self.k_norm = norm_layer(self.head_dim) if qk_norm else nn.Identity()
@@ -123,17 +157,37 @@ class RPEAttention(EncodedAttention):
             cls.__init__(self, dim, rpe=rpe, backend=backend, **kwargs)
         return type(cls.__name__, (cls,), {"__init__": __init__})
 
-    def forward(self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
-        """(B, L, dim) -> (B, L, dim); L must be prefix + H*W of `grid`."""
+    def __prepare_scriptable__(self) -> "RPEAttention":
+        """Before TorchScript compiles the layer: fix the backend each device type runs (`resolve`), which must
+        be one TorchScript compiles."""
+        self.scripted_backends = {device_type: resolve(self.backend, device_type) for device_type in AUTO}
+        self.scripted_fallback = resolve(self.backend, "")  # any other device type
+        if any(name not in SCRIPTABLE for name in (*self.scripted_backends.values(), self.scripted_fallback)):
+            raise ValueError(f"attention backend {self.backend!r} cannot be compiled by TorchScript (triton launches "
+                             "its kernels from Python, flex needs torch.compile): build the model with "
+                             "attn_backend='sdpa' or 'eager'")
+        return self
+
+    def forward(self, x: Tensor, grid: Grid | None = None, attn_mask: Tensor | None = None,
+                is_causal: bool = False) -> Tensor:
+        """(B, L, dim) -> (B, L, dim); L must be grid.prefix + H*W (grid: the model's, else `grid` = (H, W) with
+        the rest of L as prefix)."""
         if attn_mask is not None or is_causal:
             raise ValueError("RPEAttention takes no attn_mask/is_causal: pass key padding to rpe_attention")
         batch, length, dim = x.shape
         qkv = self.qkv(x).reshape(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = self.q_norm(qkv[0]), self.k_norm(qkv[1]), qkv[2]
-        encodings = self.encodings()
-        if encodings and self.grid is None:
-            raise ValueError("RPEAttention.grid is not set: the model must set (H, W) before the blocks run")
-        grid = None if self.grid is None else Grid(*self.grid, length - self.grid[0] * self.grid[1])
-        out = attend(q, k, v, encodings, grid, dropout_p=self.attn_drop.p if self.training else 0.0,
-                     backend=self.backend)
+        alone = self.grid  # a local: TorchScript narrows Optional locals, not attributes
+        if grid is None and alone is not None:
+            grid = Grid(alone[0], alone[1], length - alone[0] * alone[1])
+        logits, values, q, k = self.terms(q, k, grid)
+        dropout_p = self.attn_drop.p if self.training else 0.0
+        scale = q.shape[-1] ** -0.5
+        if not torch.jit.is_scripting():
+            out = attention_function(resolve(self.backend, q.device.type))(q, k, v, logits, values, None,
+                                                                           dropout_p, scale)
+        elif self.scripted_backends.get(q.device.type, self.scripted_fallback) == "eager":
+            out = eager.attention(q, k, v, logits, values, None, dropout_p, scale)
+        else:
+            out = sdpa.attention(q, k, v, logits, values, None, dropout_p, scale)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(batch, length, dim)))

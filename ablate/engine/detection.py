@@ -14,7 +14,7 @@ from ablate.config.checks import detr_rpe, pe_options
 from ablate.data.detection.build import build_detection_dataset, build_detection_loader
 from ablate.data.registry import check_dataset
 from ablate.engine.optim import Stepper, param_groups
-from ablate.engine.pretrained import checkpoint_state, load_into
+from ablate.models.weights import checkpoint_state, load_into
 from ablate.engine.task import Task
 from ablate.models.detr import DETR, build_criterion, build_detr, postprocess
 from ablate.models.detr.box_ops import box_xyxy_to_cxcywh

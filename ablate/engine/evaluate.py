@@ -14,10 +14,10 @@ def evaluate(checkpoint: Path, overrides: list[str]) -> str:
     from ablate.data.registry import check_dataset
     from ablate.engine.classification import evaluate_classifier
     from ablate.engine.model import build_model
-    from ablate.engine.pretrained import checkpoint_state, load_into
     from ablate.engine.resources import cpu_count
     from ablate.engine.runner import pick_device
     from ablate.models.registry import check_model_name
+    from ablate.models.weights import checkpoint_state, load_into
 
     try:
         with Composer() as composer:

@@ -1,92 +1,92 @@
-"""DeiT with position encodings as timm models: timm's VisionTransformer with RPEAttention in every block.
+"""Our DeiTs as timm models: every name of ablate.models.registry registered with timm, with a pretrained config,
+and built by timm's build_model_with_cfg (so pretrained_cfg, features_only and feature_info are timm's).
 
-After `import ablate`, `timm.create_model(name, **kwargs)` builds every name in ablate.models.registry:
+After `import ablate`, `timm.create_model(name, **kwargs)` builds:
 - the official names deit_{tiny,small,base}_patch16_224_ctx_{product_50,...}_shared_{k,qk,qkv},
   whose state dicts are the authors' (learned position embedding and class token kept);
 - deit_{tiny,small,base}_patch16_224_rpe, taking any `rpe` (an RPEConfig, a suffix string, or None);
 - CPU-sized 28x28 variants deit_{pico,micro,nano}_patch4_28 (grey, 10 classes, 7x7 grid).
 Every name takes rpe=, abs_pos= (learned | sincos | none), pe= (a name of ablate.pe.registry: RoPE, bias
 tables, ALiBi, PEG, the paper's Table 5 baselines) with pe_options=, and attn_backend= (ablate.attention.backends).
+
+Weights are never downloaded (no url, hf_hub_id left empty): `pretrained=True` needs a local checkpoint,
+`pretrained_cfg_overlay=dict(file=PATH)`, the authors' .pth or ours, loaded strictly (ablate.models.weights).
 """
 import sys
+from pathlib import Path
 
-from timm.models import VisionTransformer, register_model
-from torch import Tensor, nn
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model, resolve_pretrained_cfg
+from torch import nn
 
+# vit as a module, not its class: importing vit first imports timm, whose import (ablate/__init__.py) imports
+# this module before vit has finished.
+from ablate.models import vit
 from ablate.models.registry import MODELS
-from ablate.attention.layer import RPEAttention
-from ablate.rpe.config import RPEConfig
-from ablate.pe.absolute import sincos_2d
-from ablate.pe.interface import Grid
-from ablate.pe.registry import ABSOLUTE, ENCODINGS, build_encoding
+from ablate.models.weights import checkpoint_filter, checkpoint_state
+
+IRPE_PAPER = "Rethinking and Improving Relative Position Encoding for Vision Transformer"
+IRPE_CODE = "https://github.com/microsoft/Cream/tree/main/iRPE/DeiT-with-iRPE"
+DEIT_PAPER_ID, IRPE_PAPER_ID = "arXiv:2012.12877", "arXiv:2107.14222"
+RELEASES = "https://github.com/wkcn/iRPE-model-zoo/releases/download/1.0"
+RELEASED = {f"deit_{size}_patch16_224_ctx_product_50_shared_{sites}"  # the authors' released checkpoints
+            for size, sites in (("tiny", "k"), ("small", "k"), ("small", "qk"), ("small", "qkv"), ("base", "k"),
+                                ("base", "qkv"))}
+FASHION_MEAN, FASHION_STD = (0.286,), (0.353,)  # conf/data/fashion_mnist.yaml: the CPU models' data
 
 
-class RPEVisionTransformer(VisionTransformer):
-    """timm's ViT whose attention layers get the true patch grid (H, W) of every input, with iRPE and one
-    other position encoding in every layer (and its token mixers between blocks)."""
-
-    def __init__(self, *, rpe: RPEConfig | str | None = None, abs_pos: str = "learned", pe: str = "none",
-                 pe_options: dict | None = None, attn_backend: str = "auto", **kwargs: object) -> None:
-        if abs_pos not in ABSOLUTE:
-            raise ValueError(f"invalid abs_pos={abs_pos!r}: expected one of {', '.join(ABSOLUTE)}")
-        if isinstance(rpe, str):
-            rpe = RPEConfig.from_suffix(rpe)
-        prefix = int(kwargs.get("class_token", True)) + int(kwargs.get("reg_tokens", 0) or 0)
-        rpe = rpe.replace(prefix=prefix) if rpe is not None else None
-        if rpe is not None and not ENCODINGS[pe].with_irpe:
-            raise ValueError(f"pe={pe!r} replaces iRPE: pass rpe=None with it")
-        # Any input size: the grid follows the image, padded at the bottom and right to whole patches.
-        kwargs.setdefault("dynamic_img_size", True)
-        kwargs.setdefault("dynamic_img_pad", True)
-        super().__init__(attn_layer=RPEAttention.configured(rpe, attn_backend),
-                         pos_embed="learn" if abs_pos == "learned" else "none", **kwargs)
-        self.rpe, self.abs_pos, self.pe = rpe, abs_pos, pe
-        self.num_prefix = prefix
-        self.current_grid: Grid | None = None
-        encoding = build_encoding(pe, self.embed_dim, self.blocks[0].attn.num_heads, len(self.blocks), prefix,
-                                  tuple(self.patch_embed.grid_size), pe_options)
-        for name, module in encoding.modules.items():
-            self.add_module(name, module)
-        for block, layer in zip(self.blocks, encoding.layers):
-            if layer is not None:
-                block.attn.set_encoding(layer)
-        # Token mixers act between blocks: after block i, through a forward hook, so the blocks (and the
-        # checkpoint keys of every official model) stay timm's.
-        self.pos_block = nn.ModuleDict({str(i): mixer for i, mixer in encoding.mixers.items()})
-        for i, mixer in encoding.mixers.items():
-            self.blocks[i].register_forward_hook(lambda module, args, out, mixer=mixer: mixer(out, self.current_grid))
-        self.patch_embed.register_forward_pre_hook(self._set_grid)
-        if abs_pos == "sincos":
-            self.patch_embed.register_forward_hook(self._add_sincos)
-
-    def grid(self, image: Tensor) -> tuple[int, int]:
-        """The patch grid (H, W) of an image batch: the true one, never a square-root guess."""
-        return tuple(self.patch_embed.dynamic_feat_size(tuple(image.shape[-2:])))
-
-    def _set_grid(self, module: nn.Module, args: tuple[Tensor, ...]) -> None:
-        grid = self.grid(args[0])
-        self.current_grid = Grid(*grid, self.num_prefix)
-        for block in self.blocks:
-            block.attn.grid = grid
-
-    def _add_sincos(self, module: nn.Module, args: tuple[Tensor, ...], tokens: Tensor) -> Tensor:
-        height, width = self.grid(args[0])
-        pos = sincos_2d(height, width, tokens.shape[-1]).to(tokens)
-        return tokens + pos.reshape(tokens.shape[1:]) if tokens.ndim == 4 else tokens + pos
+def _cfg(name: str, arch: dict) -> dict:
+    """The pretrained config of a name: the authors' ImageNet protocol (resize 256, centre-crop 224, bicubic) for
+    the 224-pixel models, Fashion-MNIST's for the 28-pixel ones; never a download location."""
+    small = arch["img_size"] == 28
+    if "rpe" in arch:
+        about = dict(paper_name=IRPE_PAPER, paper_ids=IRPE_PAPER_ID,
+                     notes=(f"the authors' checkpoint: {RELEASES}/{name}.pth" if name in RELEASED
+                            else "the authors released no checkpoint for this name",
+                            "load a local checkpoint: pretrained=True, pretrained_cfg_overlay=dict(file=PATH)"))
+    else:
+        about = dict(paper_name=f"DeiT, to which ablate adds any iRPE ({IRPE_PAPER})",
+                     paper_ids=(DEIT_PAPER_ID, IRPE_PAPER_ID),
+                     notes=("no released weights: load your own with pretrained=True, "
+                            "pretrained_cfg_overlay=dict(file=PATH)",))
+    return dict(url="", hf_hub_id="", num_classes=arch.get("num_classes", 1000),
+                input_size=(arch.get("in_chans", 3), arch["img_size"], arch["img_size"]), pool_size=None,
+                crop_pct=1.0 if small else 0.875, interpolation="bicubic", fixed_input_size=False,
+                mean=FASHION_MEAN if small else IMAGENET_DEFAULT_MEAN,
+                std=FASHION_STD if small else IMAGENET_DEFAULT_STD,
+                first_conv="patch_embed.proj", classifier="head", license="apache-2.0", origin_url=IRPE_CODE,
+                **about)
 
 
-def _create(variant: str, arch: dict, pretrained: bool, **kwargs: object) -> RPEVisionTransformer:
+default_cfgs = generate_default_cfgs({name: _cfg(name, arch) for name, arch in MODELS.items()})
+
+
+def _create(variant: str, arch: dict, pretrained: bool, **kwargs: object) -> nn.Module:
+    """build_model_with_cfg with our checkpoint filter; a local file is read here (clear errors, the "model" key
+    of the authors' files) and handed to timm as the state dict it loads."""
+    overlay = dict(kwargs.pop("pretrained_cfg_overlay", None) or {})
+    read_here = False
     if pretrained:
-        raise ValueError(f"{variant}: weights are never downloaded; build with pretrained=False and load "
-                         "the authors' checkpoint file (ablate eval --checkpoint FILE)")
-    for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
-        kwargs.pop(key, None)
-    return RPEVisionTransformer(**{**arch, **kwargs})
+        cfg = resolve_pretrained_cfg(variant, kwargs.get("pretrained_cfg"), overlay)
+        if cfg.state_dict is None and not cfg.file:
+            raise ValueError(f"{variant}: weights are never downloaded: pass pretrained_cfg_overlay=dict(file=PATH) "
+                             "(the authors' .pth or ours), or build with pretrained=False")
+        if cfg.state_dict is None:
+            overlay["state_dict"] = checkpoint_state(Path(cfg.file))
+            read_here = True
+    model = build_model_with_cfg(vit.RPEVisionTransformer, variant, pretrained, pretrained_cfg_overlay=overlay,
+                                 pretrained_filter_fn=checkpoint_filter,
+                                 feature_cfg=dict(out_indices=kwargs.pop("out_indices", 3), feature_cls="getter"),
+                                 **{**arch, **kwargs})
+    if read_here:  # the weights are in the model; its config keeps where they came from (file)
+        for module in model.modules():
+            getattr(module, "pretrained_cfg", {}).pop("state_dict", None)
+    return model
 
 
 def _register(name: str, arch: dict) -> None:
     """Register a timm entrypoint called `name` in this module."""
-    def entrypoint(pretrained: bool = False, **kwargs: object) -> RPEVisionTransformer:
+    def entrypoint(pretrained: bool = False, **kwargs: object) -> nn.Module:
         return _create(name, arch, pretrained, **kwargs)
     entrypoint.__name__ = entrypoint.__qualname__ = name
     entrypoint.__module__ = __name__

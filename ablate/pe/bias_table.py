@@ -19,6 +19,7 @@ PREFIX_ENTRIES = 3
 
 
 @lru_cache(maxsize=64)
+@torch.inference_mode(False)  # cached for later calls: never an inference tensor, which autograd cannot save
 def relative_index(window: tuple[int, int], grid: Grid, device: torch.device = torch.device("cpu")) -> Tensor:
     """(L, L) table entry of each pair of `grid`, for a table made for `window` (offsets clamped to it)."""
     height, width = window

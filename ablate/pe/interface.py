@@ -11,15 +11,18 @@ encodings contribute and hand it to a backend (ablate.attention.backends), which
 knowing which encoding made them.
 """
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from torch import Tensor, nn
 
 from ablate.pe.terms import BucketLogits, BucketValues
 
 
-@dataclass(frozen=True)
-class Grid:
-    """The token layout of a sequence: `prefix` tokens, then an H x W patch grid in row-major order."""
+class Grid(NamedTuple):
+    """The token layout of a sequence: `prefix` tokens, then an H x W patch grid in row-major order.
+
+    A NamedTuple, so that a model passes it to its layers under TorchScript and torch.fx too (scripted code
+    reads the fields only: TorchScript compiles no NamedTuple methods)."""
 
     height: int
     width: int
@@ -32,9 +35,14 @@ class Grid:
 
     def check(self, length: int) -> None:
         """Raise ValueError unless a sequence of this length lays out on the grid."""
-        if self.prefix < 0 or length != self.length:
-            raise ValueError(f"sequence length L={length} does not match the grid: expected "
-                             f"prefix + H*W = {self.prefix} + {self.height}*{self.width}")
+        check_length(self, length)
+
+
+def check_length(grid: Grid, length: int) -> None:
+    """Grid.check as a function, which TorchScript compiles."""
+    if grid.prefix < 0 or length != grid.prefix + grid.height * grid.width:
+        raise ValueError(f"sequence length L={length} does not match the grid: expected "
+                         f"prefix + H*W = {grid.prefix} + {grid.height}*{grid.width}")
 
 
 class AttentionEncoding(nn.Module):

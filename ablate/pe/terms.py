@@ -12,29 +12,22 @@ read by a bucket id per (query, key) pair:
 The ids are one (L, L) map per grid, shared by batch and heads, so no backend needs a per-pair tensor
 wider than the logits themselves, and a fused kernel needs none at all.
 """
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-BY = ("query", "key")
 
-
-@dataclass(frozen=True)
-class BucketLogits:
+# NamedTuples rather than dataclasses: TorchScript compiles them, so a scripted model builds and reads its terms.
+class BucketLogits(NamedTuple):
     """An additive logit term read from a per-bucket table (see the module docstring)."""
 
     table: Tensor  # (B|1, heads|1, L|1, buckets)
     ids: Tensor  # (L, L) integer bucket ids
     by: str = "query"  # "query": row i, ids[i, j];  "key": row j, ids[j, i]
 
-    def __post_init__(self) -> None:
-        if self.by not in BY:
-            raise ValueError(f"BucketLogits.by={self.by!r}: expected one of {', '.join(BY)}")
 
-
-@dataclass(frozen=True)
-class BucketValues:
+class BucketValues(NamedTuple):
     """An output term: the attention summed per bucket, times a per-bucket value table."""
 
     table: Tensor  # (heads|1, buckets, head_dim)
@@ -43,13 +36,14 @@ class BucketValues:
 
 def gather_logits(term: BucketLogits) -> Tensor:
     """The term as a (B|1, heads|1, L, L) tensor (what the eager and SDPA backends add to the logits)."""
+    if term.by != "query" and term.by != "key":
+        raise ValueError(f"BucketLogits.by={term.by}: expected query or key")
     table, ids = term.table, term.ids.long()
     length = ids.shape[0]
     if table.shape[2] == 1:  # no row dimension (a bias table): index the bucket axis directly
         out = table[:, :, 0, :][:, :, ids]
     else:
-        rows = table.shape[0], table.shape[1]
-        out = torch.gather(table, -1, ids.expand(*rows, length, length))
+        out = torch.gather(table, -1, ids.expand(table.shape[0], table.shape[1], length, length))
     return out if term.by == "query" else out.transpose(-2, -1)
 
 

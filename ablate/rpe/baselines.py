@@ -11,7 +11,7 @@ before the 1/sqrt(d) scale s (paper-tables.md); each term below is handed to the
 import torch
 from torch import Tensor, nn
 
-from ablate.rpe.buckets import allocated_buckets, bucket_map
+from ablate.rpe.buckets import allocated_buckets, bucket_map, compute_bucket_map
 from ablate.rpe.config import RPEConfig
 from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
 from ablate.rpe.lookup import build_rpe
@@ -26,13 +26,16 @@ class Baseline(AttentionEncoding):
     def __init__(self, head_dim: int, prefix: int) -> None:
         super().__init__()
         self.head_dim, self.prefix = head_dim, prefix
+        self.ratio = RATIO  # an attribute: TorchScript reads no global floats
 
     def bucket_ids(self, method: str, grid: Grid, device: torch.device) -> Tensor:
         """(L, L) clip-index bucket ids of the grid."""
         if grid.prefix != self.prefix:
             raise ValueError(f"this baseline was built for {self.prefix} prefix tokens, the sequence has "
                              f"{grid.prefix}")
-        return bucket_map(method, RATIO, grid.height, grid.width, self.prefix, "clip", device)
+        if torch.jit.is_scripting():  # TorchScript has no cache: compute the map
+            return compute_bucket_map(method, self.ratio, grid.height, grid.width, self.prefix, "clip", device)
+        return bucket_map(method, self.ratio, grid.height, grid.width, self.prefix, "clip", device)
 
 
 class TransformerXL(Baseline):

@@ -9,7 +9,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from ablate.rpe.index import INDEX_FUNCTIONS
+from ablate.rpe.index import index_offsets
 
 SITE_METHODS = ("euc", "quant", "product", "cross_rows", "cross_cols")
 
@@ -34,28 +34,25 @@ def _offsets(height: int, width: int, device: torch.device) -> tuple[Tensor, Ten
 
 def _offset_ids(method: str, ratio: float, dr: Tensor, dc: Tensor, index: str) -> Tensor:
     """Bucket ids (before the prefix bucket) of row/column offsets dr, dc."""
-    index_fn = INDEX_FUNCTIONS[index]
     alpha, beta, gamma = float(ratio), 2.0 * ratio, 8.0 * ratio
     b = saturation(ratio)
     if method == "euc":
-        return index_fn((dr * dr + dc * dc).float().sqrt().round(), alpha, beta, gamma) + b
+        return index_offsets(index, (dr * dr + dc * dc).float().sqrt().round(), alpha, beta, gamma) + b
     if method == "quant":
-        return index_fn(dr * dr + dc * dc, alpha, beta, gamma) + b
+        return index_offsets(index, dr * dr + dc * dc, alpha, beta, gamma) + b
     if method == "cross_rows":
-        return index_fn(dr, alpha, beta, gamma) + b
+        return index_offsets(index, dr, alpha, beta, gamma) + b
     if method == "cross_cols":
-        return index_fn(dc, alpha, beta, gamma) + b
-    return (index_fn(dr, alpha, beta, gamma) + b) * (2 * b + 1) + index_fn(dc, alpha, beta, gamma) + b
+        return index_offsets(index, dc, alpha, beta, gamma) + b
+    rows = index_offsets(index, dr, alpha, beta, gamma) + b
+    return rows * (2 * b + 1) + index_offsets(index, dc, alpha, beta, gamma) + b
 
 
-@lru_cache(maxsize=256)
-def bucket_map(method: str, ratio: float, height: int, width: int, prefix: int = 0,
-               index: str = "piecewise", device: torch.device | str = "cpu") -> Tensor:
-    """(prefix + H*W, prefix + H*W) int64 bucket ids of a site-level method; cached, do not modify."""
-    if method not in SITE_METHODS:
-        raise ValueError(f"bucket method {method!r} is not one of {SITE_METHODS}")
-    device = torch.device(device)
-    ids = _offset_ids(method, ratio, *_offsets(height, width, device), index)
+def compute_bucket_map(method: str, ratio: float, height: int, width: int, prefix: int, index: str,
+                       device: torch.device) -> Tensor:
+    """bucket_map without its cache and checks: what a scripted model computes on every call."""
+    dr, dc = _offsets(height, width, device)
+    ids = _offset_ids(method, ratio, dr, dc, index)
     if prefix > 0:
         length = prefix + height * width
         full = torch.full((length, length), allocated_buckets(method, ratio, prefix) - 1,
@@ -63,6 +60,16 @@ def bucket_map(method: str, ratio: float, height: int, width: int, prefix: int =
         full[prefix:, prefix:] = ids
         ids = full
     return ids
+
+
+@lru_cache(maxsize=256)
+@torch.inference_mode(False)  # cached for later calls: never an inference tensor, which autograd cannot save
+def bucket_map(method: str, ratio: float, height: int, width: int, prefix: int = 0,
+               index: str = "piecewise", device: torch.device | str = "cpu") -> Tensor:
+    """(prefix + H*W, prefix + H*W) int64 bucket ids of a site-level method; cached, do not modify."""
+    if method not in SITE_METHODS:
+        raise ValueError(f"bucket method {method!r} is not one of {SITE_METHODS}")
+    return compute_bucket_map(method, ratio, height, width, prefix, index, torch.device(device))
 
 
 def used_buckets(method: str, ratio: float, height: int, width: int, prefix: int = 0,

@@ -28,4 +28,8 @@ def clip_index(x: Tensor, alpha: float, beta: float, gamma: float) -> Tensor:
     return x.float().round().clamp(-saturation, saturation).long()
 
 
-INDEX_FUNCTIONS = {"piecewise": piecewise_index, "clip": clip_index}
+def index_offsets(index: str, x: Tensor, alpha: float, beta: float, gamma: float) -> Tensor:
+    """The named index function ("piecewise" or "clip") of x; chosen by name so that TorchScript compiles it."""
+    if index == "clip":
+        return clip_index(x, alpha, beta, gamma)
+    return piecewise_index(x, alpha, beta, gamma)

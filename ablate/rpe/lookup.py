@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ablate.rpe.buckets import allocated_buckets, bucket_map
+from ablate.rpe.buckets import allocated_buckets, bucket_map, compute_bucket_map
 from ablate.rpe.config import RPEConfig
 from ablate.pe.interface import AttentionEncoding, Grid
 from ablate.pe.terms import BucketLogits, BucketValues, gather_logits, value_term
@@ -64,11 +64,15 @@ class iRPE(AttentionEncoding):
         if grid.prefix != self.prefix:
             raise ValueError(f"this iRPE table was built for {self.prefix} prefix tokens, "
                              f"the sequence has {grid.prefix}")
+        if torch.jit.is_scripting():  # TorchScript has no cache: compute the map
+            return compute_bucket_map(self.method, self.ratio, grid.height, grid.width, self.prefix, self.index,
+                                      device)
         return bucket_map(self.method, self.ratio, grid.height, grid.width, self.prefix, self.index, device)
 
     def table(self, x: Tensor) -> Tensor:
         """Per-bucket values: (1, heads, 1, buckets) for bias, (B, heads, L, buckets) for contextual Q/K."""
-        if self.mode == "bias":
+        # hasattr, not self.mode: TorchScript compiles only the branch whose table this module has.
+        if hasattr(self, "lookup_table_bias"):
             return self.lookup_table_bias[None, :, None, :]
         return x @ self.lookup_table_weight.unsqueeze(0)
 
@@ -82,10 +86,12 @@ class iRPE(AttentionEncoding):
 
     def values(self, grid: Grid) -> list[BucketValues]:
         """The V site's table, summed per bucket by the attention."""
-        if self.site != "v":
+        # A bias table (Q or K only) has no lookup_table_weight: hasattr keeps TorchScript off the last line.
+        if self.site != "v" or not hasattr(self, "lookup_table_weight"):
             return []
         return [BucketValues(self.lookup_table_weight, self.bucket_ids(grid, self.lookup_table_weight.device))]
 
+    @torch.jit.unused  # the authors' call contract; models call logits() and values()
     def forward(self, x: Tensor, height: int | None = None, width: int | None = None) -> Tensor:
         """Q/K: the (B, heads, L, L) logit term of scaled x. V: the (B, heads, L, head_dim) output term."""
         grid = resolve_grid(x.shape[-2], height, width, self.prefix)
@@ -97,6 +103,8 @@ class iRPE(AttentionEncoding):
 
 class iRPECross(AttentionEncoding):
     """The cross method: a row-offset table and a column-offset table whose terms add up."""
+
+    __jit_unused_properties__ = ["parts"]  # a tuple of modules, which TorchScript cannot type
 
     def __init__(self, head_dim: int, num_heads: int, mode: str, transposed: bool, ratio: float,
                  index: str = "piecewise", prefix: int = 0, site: str | None = None) -> None:
@@ -117,6 +125,7 @@ class iRPECross(AttentionEncoding):
         """Both axes' terms."""
         return self.rp_rows.values(grid) + self.rp_cols.values(grid)
 
+    @torch.jit.unused  # the authors' call contract; models call logits() and values()
     def forward(self, x: Tensor, height: int | None = None, width: int | None = None) -> Tensor:
         """Sum of the row and column terms (same shapes as iRPE.forward)."""
         return self.rp_rows(x, height, width) + self.rp_cols(x, height, width)

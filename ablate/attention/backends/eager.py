@@ -7,7 +7,7 @@ from ablate.pe.terms import BucketLogits, BucketValues, gather_logits, value_ter
 
 def summed_logits(logits: list[BucketLogits]) -> Tensor | None:
     """The logit terms as one tensor broadcastable to (B, heads, L, L), summed in order; None without terms."""
-    total = None
+    total: Tensor | None = None
     for term in logits:
         gathered = gather_logits(term)
         total = gathered if total is None else total + gathered

@@ -17,8 +17,9 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ablate.config.schema import register
+from ablate.config.schema import marks, register
 from ablate.config.selection import Selection
+from ablate.suggest import did_you_mean
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -28,6 +29,8 @@ class ConfigError(ValueError):
 
 
 _NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^']*)'")
+# Hydra's advice for a key the config lacks is to append it (+key=value), which is never what a typo needs.
+_NO_KEY = re.compile(r"Could not override '(?P<key>[^']+)'")
 # An experiment (the default one included) setting a key the chosen model's schema lacks, e.g. the DeiT
 # detr_composite's data.num_train with a classification dataset.
 _FOREIGN_KEY = re.compile(r"In 'experiment/(?P<experiment>[^']+)'.*Key '(?P<key>[^']+)' not in "
@@ -42,8 +45,11 @@ def _one_line(e: BaseException) -> str:
         listing = text.split("Available options")[1].split("Config search path")[0]
         options = [line.strip() for line in listing.splitlines()[1:]
                    if line.startswith("\t")]
-        return (f"unknown option {found['group']}={found['option']} "
-                f"(available: {', '.join(options)})")
+        hint = did_you_mean(found["option"], options, found["group"] + "={}")
+        return f"unknown option {found['group']}={found['option']}{hint}; available: {', '.join(options)}"
+    missing = _NO_KEY.search(text)
+    if missing:
+        return unknown_key(missing["key"])
     foreign = _FOREIGN_KEY.search(text)
     if foreign:
         example = " (e.g. experiment=detr_composite)" if foreign["schema"] == "DETRSchema" else ""
@@ -54,6 +60,18 @@ def _one_line(e: BaseException) -> str:
     lines = [line.strip() for line in text.split("Config search path")[0].splitlines()]
     return " ".join(line for line in lines if line and not line.startswith(
         ("full_key", "object_type", "reference_type")))
+
+
+def unknown_key(key: str) -> str:
+    """The refusal of a key no schema has, with the keys it most likely meant: within its group when the group
+    exists (train.epoch: train.epochs), else among every key (trian.epochs: train.epochs)."""
+    known = list(marks())
+    group, _, leaf = key.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == group]
+    if (not group or group in known) and siblings:
+        hint = did_you_mean(leaf, siblings, f"{group}.{{}}" if group else "{}")
+        return f"unknown key {key}" + (hint or f" ({group or 'the config'} has {', '.join(dict.fromkeys(siblings))})")
+    return f"unknown key {key}{did_you_mean(key, known)}"
 
 
 def _missing(key: str) -> str:

@@ -9,6 +9,7 @@ from rich.live import Live
 from ablate.config.compose import ConfigError
 from ablate.config.tasks import TASKS
 from ablate.console import Refused, console, say
+from ablate.engine.resources import check_device_present
 from ablate.results.records import FAILED
 from ablate.results.rundir import RunBusy
 from ablate.sweep.launchers import LAUNCHERS, check_launcher, run, split_settings
@@ -55,6 +56,16 @@ def _first_line(planned: list[Job], results: Path) -> str:
             f"{len(planned) - done} to do, in {where}")
 
 
+def check_devices(planned: list[Job]) -> None:
+    """ConfigError unless this machine has the devices the runs to do ask for (runs on a cluster's nodes are
+    not checked here: the login node may have no GPU)."""
+    for device in sorted({str(job.resolved["runtime"]["device"]) for job in planned if not job.done}):
+        try:
+            check_device_present(device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
+
 def train(overrides: list[str], results: Path) -> int:
     """Train and evaluate one run (resuming it; a finished run is not trained again)."""
     from ablate.engine.distributed import env_rank, joined
@@ -63,6 +74,7 @@ def train(overrides: list[str], results: Path) -> int:
 
     console.quiet = env_rank() > 0  # under torchrun every process runs this; rank 0 speaks for all
     job = plan_runs(overrides, results, sweep=False)[0]
+    check_devices([job])
     say(f"experiment {job.resolved['name']}: run {job.directory.name} ({job.label}), in {job.directory.parent}")
     if job.done:
         say(f"already done: {summary(job.run.record())}")
@@ -107,6 +119,8 @@ def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: int 
 
         study = study_of(overrides)
     planned = plan_runs(overrides, results, sweep=True)
+    if LAUNCHERS[launcher].on_this_machine:
+        check_devices(planned)
     names = sorted({str(job.resolved["name"]) for job in planned})
     from ablate.results.migrate import stale
 

@@ -176,7 +176,7 @@ def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this exp
     epoch's while unfinished), start time (UTC) and overrides."""
     from ablate.results.commands import list_runs as listing
 
-    listing(_absolute(results_dir), experiment)
+    call(listing, _absolute(results_dir), experiment)
 
 
 @app.command("config", epilog=FILING)

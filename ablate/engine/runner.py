@@ -173,6 +173,17 @@ class Run:
         return {**out, **self.at_resolutions}
 
 
+def error_line(error: BaseException) -> str:
+    """The one line a failed record keeps: the error's type and first line, or for an error raised in a data-loading
+    worker process (which torch re-raises with the worker's whole traceback as its message) the original's last."""
+    text = f"{type(error).__name__}: {error}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "\nOriginal Traceback" in text:
+        kind, _, message = lines[-1].partition(": ")
+        return f"{kind.rpartition('.')[2]}: {message}"
+    return lines[0] if lines else type(error).__name__
+
+
 def interrupted(error: BaseException | None) -> bool:
     """Whether error was raised while handling a KeyboardInterrupt (directly or further back)."""
     while error is not None:
@@ -208,7 +219,7 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         except Exception as e:  # a failing run must not stop a sweep: record it and go on
             if interrupted(e):  # Ctrl-C that a library turned into its own error (torch.save's zip writer)
                 raise KeyboardInterrupt from e
-            status, error = FAILED, f"{type(e).__name__}: {e}".splitlines()[0]
+            status, error = FAILED, error_line(e)
             if world.main:
                 run.write_error(traceback.format_exc())
         finally:

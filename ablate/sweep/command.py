@@ -32,12 +32,12 @@ def results_option(results: Path) -> list[str]:
     return [] if results == DEFAULT_RESULTS.absolute() else ["--results-dir", str(results)]
 
 
-def summary(record: dict) -> str:
-    """The record's status, then its report metrics and error."""
+def summary(record: dict, error: bool = True) -> str:
+    """The record's status, then its report metrics (and its error)."""
     metrics = record.get("metrics") or {}
     shown = TASKS[record["task"]].report if record.get("task") in TASKS else ()
     parts = [f"{k} {metrics[k]:.2f}" for k in shown if isinstance(metrics.get(k), (int, float))]
-    if record.get("error"):
+    if error and record.get("error"):
         parts.append(record["error"])
     return f"{record['status']}  " + "  ".join(parts)
 
@@ -168,17 +168,23 @@ def _run(planned: list[Job], jobs: int, launcher: str, settings: list[str], resu
          purpose: dict[Path, str] | None = None) -> list[str] | None:
     """Run the jobs not done with a live view, one line per run as it ends (with what it is for); their statuses,
     or None after Ctrl-C (having said what was saved and how to resume)."""
-    from ablate.sweep.display import SweepView, duration  # the engine loads only to run
+    from ablate.sweep.display import EpochLines, SweepView, duration  # the engine loads only to run
 
     progress = Progress(planned, min(jobs, max(1, sum(not job.done for job in planned))))
+    lines = None if console.is_terminal else EpochLines(progress, say)  # piped: a plain line per epoch
 
     def ended(job: Job, record: dict) -> None:
+        if lines is not None:
+            lines.flush(job)
         why = f"for {purpose[job.directory]}  " if purpose and job.directory in purpose else ""
-        say(f"  {job.directory.name}  {summary(record)}  ({duration(progress.durations[job.directory])})  "
-            f"{why}{job.label}", fit=True)
+        say(f"  {job.directory.name}  {summary(record, error=False)}  ({duration(progress.durations[job.directory])})"
+            f"  {why}{job.label}", fit=True)
+        notes = [record["error"]] if record.get("error") else []
+        for note in notes + [f"warning: {w}" for w in record.get("warnings", [])]:
+            say(f"    {note}")  # each on its own line: never cut, whatever the width
 
     try:
-        with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
+        with lines or Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
             run(launcher, settings, planned, results, progress, jobs, on_end=ended)
     except KeyboardInterrupt:
         _interrupted(planned, progress, command)

@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.config.tasks import TASKS
-from ablate.engine.checkpoint import load_checkpoint, save_checkpoint
+from ablate.engine.checkpoint import UnreadableCheckpoint, load_checkpoint, save_checkpoint
 from ablate.engine.distributed import World
 from ablate.engine.optim import Diverged, build_stepper
 from ablate.engine.resources import cpu_count
@@ -100,6 +100,7 @@ class Run:
         self.resumed_at: list[int] = []
         self.size: dict[str, int] = {}
         self.at_resolutions: dict[str, float] = {}
+        self.warnings: list[str] = []  # files of the run set aside because they could not be read
         self.device = self.world.device
 
     def train(self) -> None:
@@ -114,7 +115,13 @@ class Run:
             raise ValueError(f"train.batch_size={cfg.train.batch_size} is larger than the training set")
         groups = task.param_groups(cfg.train.weight_decay, cfg.train.decay_rpe, cfg.train.decay_all)
         step = build_stepper(groups, self.device, cfg.train, task.steps_per_epoch)
-        checkpoint = load_checkpoint(self.run)
+        try:
+            checkpoint = load_checkpoint(self.run)
+        except UnreadableCheckpoint as e:
+            checkpoint = None
+            if self.world.main:  # the others find it gone, or unreadable too: every process starts afresh
+                self.warnings.append(self.run.set_aside(RunDir.CHECKPOINT, f"could not be read ({e})",
+                                                        "the run starts afresh"))
         if checkpoint is None:
             self.size = {"params": count_params(task.model), "macs": count_macs(task.model, task.input_shape)}
         else:
@@ -209,9 +216,9 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         config = OmegaConf.to_container(cfg, resolve=True)
         state, started, status, error = Run(cfg, run, on_epoch, world), now(), COMPLETED, None
         if world.main:
+            state.warnings += run.heal()  # what a killed or damaged attempt left behind
             run.write_config(OmegaConf.to_yaml(cfg))
             run.write_started(overrides, started)
-            run.clear_progress()  # a killed process's last epoch is not this one's
         try:
             state.train()
         except Diverged as e:
@@ -226,7 +233,7 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
             if world.main:
                 run.clear_progress()
         record = new_record(config, run.name, overrides, status, error, state.metrics(), state.resumed_at,
-                            device_name(state.device), started)
+                            device_name(state.device), started, state.warnings)
         if world.main:
             run.write_record(record)
         return record

@@ -8,7 +8,7 @@ from rich.table import Table
 from ablate.config.tasks import TASKS, headline_of
 from ablate.console import Refused, console, say
 from ablate.results.formats import FORMATS, check_output, write_output
-from ablate.results.rundir import experiments, run_dirs
+from ablate.results.rundir import RunDir, experiments, run_dirs
 from ablate.suggest import did_you_mean
 
 
@@ -68,6 +68,10 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
     if summary.empty:
         raise Refused(f"no completed or diverged runs among {len(frame)} records ({'; '.join(summary.notes)})", 1)
     summary.headline = headline
+    unfinished = sum(not (run / RunDir.RECORD).exists() for run in run_dirs(results, experiment))
+    if unfinished:
+        summary.notes.append(f"{unfinished} unfinished run{'s' if unfinished > 1 else ''} (no record yet: running, "
+                             "stopped or killed) not in the table (ablate ls lists them)")
     if fmt == "table" and output is None:
         text = readable(summary)
         table = Table()

@@ -97,6 +97,8 @@ def train(overrides: list[str], results: Path) -> int:
         say(f"resume with: {command_line('train', [*overrides, *results_option(results)])}")
         return INTERRUPTED_EXIT
     say(f"{record['status']}: {job.directory}  {summary(record).removeprefix(record['status']).strip()}")
+    for warning in record.get("warnings", []):
+        say(f"  warning: {warning}")
     return 1 if record["status"] == FAILED else 0
 
 

@@ -137,14 +137,15 @@ def epoch_line(job: Job, row: dict) -> str:
 
 class EpochLines:
     """The live view's stand-in without a terminal: a thread that reads the running runs' metrics.jsonl twice a
-    second and writes a line for each epoch they finish (epochs a resumed run kept are not repeated)."""
+    second and writes a line for each epoch they finish. A line is written for each metrics row not seen before:
+    the epochs a resumed run kept are not repeated, those of a run that had to start afresh are."""
 
     INTERVAL_S = 0.5
 
     def __init__(self, progress: Progress, write: Callable[[str], None]):
         self.progress, self.write = progress, write
         self.by_dir = {job.directory: job for job in progress.jobs}
-        self.said: dict[Path, int] = {}  # directory -> epochs written (or kept before this sweep)
+        self.seen: dict[Path, list[dict]] = {}  # directory -> its metrics rows when last read
         self.lock, self.stop = threading.Lock(), threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -165,8 +166,8 @@ class EpochLines:
         """Write the lines of the job's epochs finished since the last call (before its end line, say)."""
         with self.lock:
             rows = job.run.metrics()
-            kept = round(self.progress.began.get(job.directory, 0.0) * job.config.train.epochs)
-            start = self.said.setdefault(job.directory, kept)
-            for row in rows[start:]:
-                self.write(epoch_line(job, row))
-            self.said[job.directory] = max(start, len(rows))
+            seen = self.seen.get(job.directory, self.progress.kept.get(job.directory, []))
+            for i, row in enumerate(rows):
+                if i >= len(seen) or row != seen[i]:
+                    self.write(epoch_line(job, row))
+            self.seen[job.directory] = rows

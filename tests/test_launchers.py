@@ -66,7 +66,8 @@ def test_joblib_sweep_records_completed_and_failed_runs(cli, results, tmp_path, 
     """-j 2: two worker processes; a run that raises (a corrupt image in its folder) is recorded as failed."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     bad = folder_with_a_corrupt_image(tmp_path / "images")
-    grid = [*FAST, "rpe=none", "data=digits,folder", f"data.root={tmp_path / 'images'}", "data.img_size=8"]
+    grid = [*FAST, "rpe=none", "data=digits,folder", f"data.root={tmp_path / 'images'}", "data.img_size=8",
+            "runtime.workers=0"]  # joblib's (loky's) processes cannot start DataLoader workers
     result = cli("sweep", "--launcher", "joblib", "-j", "2", *grid, results=results)
     assert result.exit_code == 1, result.output  # a failed run fails the sweep
     runs = {r["config"]["data"]["name"]: r for r in records(results).values()}

@@ -23,6 +23,11 @@ def test_sweep_records_reports_and_reruns_nothing(cli, results):
     first = cli("sweep", *FAST, *GRID, results=results)
     assert first.exit_code == 0, first.output
     assert "4 runs, 0 done, 4 to do" in first.stdout
+    for directory in run_dirs(results):  # piped: a whole line per epoch of each run, and one as it ends
+        lines = [line for line in first.stdout.splitlines() if line.startswith(f"  {directory.name}  ")]
+        assert [line.split("  ")[2] for line in lines] == ["epoch 1/2", "epoch 2/2", "completed"]
+        label = " ".join(RunDir(directory).record()["identity"]["overrides"])
+        assert all(line.endswith(label) and len(line) > 80 for line in lines)
     runs = records(results)
     assert len(runs) == 4 and {r["status"] for r in runs.values()} == {"completed"}
     for directory in run_dirs(results):

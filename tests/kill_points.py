@@ -3,9 +3,10 @@
 
     python kill_points.py RESULTS STAGE [STAGE ...] -- OVERRIDES...
 
-imports torch once, then for each stage forks a child that runs the overrides' one run in RESULTS/STAGE with
-the stage's kill installed; each child must die at its point (exit code KILLED) and the parent prints
-{stage: exit code} as JSON. The parent runs no torch operation before forking, so its children start clean.
+imports what a run needs once (torch, timm, the digits set), then for each stage forks a child that runs the
+overrides' one run in RESULTS/STAGE with the stage's kill installed; each child must die at its point (exit code
+KILLED) and the parent prints {stage: exit code} as JSON. The parent runs no torch operation before forking, so
+its children start clean.
 """
 import io
 import json
@@ -15,6 +16,8 @@ from collections.abc import Callable
 
 import torch
 
+import ablate.data.digits  # noqa: F401  (imported once here rather than in every child: scikit-learn)
+import ablate.engine.classification  # noqa: F401  (timm, torchvision)
 import ablate.engine.runner as runner
 from ablate.results.records import dumps
 from ablate.results.rundir import RunDir

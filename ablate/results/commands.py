@@ -12,6 +12,9 @@ from ablate.results.rundir import RunDir, experiments, run_dirs
 from ablate.suggest import did_you_mean
 
 
+NO_RESULTS = "no results directory {} (ablate sweep makes it; or point --results-dir or ABLATE_RESULTS at your results)"
+
+
 def _task_metrics(frame, metric: str | None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """The runs' task headline, the metrics asked for (default: the task's, and its headline at every other test
     resolution the runs were evaluated at), and every metric a task knows."""
@@ -118,7 +121,7 @@ def _row(run) -> tuple:
 def list_runs(results: Path, experiment: str | None = None) -> None:
     """Print the runs by experiment, then start time, the overrides every run of one shares said once."""
     if not results.is_dir():
-        raise Refused(f"no results directory {results}: point --results-dir (or ABLATE_RESULTS) at your results")
+        raise Refused(NO_RESULTS.format(results))
     existing = experiments(results)
     if experiment is not None and experiment not in existing:
         raise Refused(f"no experiment {experiment!r} in {results}{did_you_mean(experiment, existing)}; experiments "
@@ -148,7 +151,7 @@ def migrate_runs(results: Path) -> int:
     from ablate.results.migrate import migrate
 
     if not results.is_dir():
-        raise Refused(f"no results directory {results}: point --results-dir (or ABLATE_RESULTS) at your results")
+        raise Refused(NO_RESULTS.format(results))
     if not experiments(results):
         say(f"no runs in {results}: nothing to migrate")
         return 0

@@ -16,7 +16,6 @@ from ablate.data.registry import check_dataset, train_images
 from ablate.models.registry import MODELS, check_model_name
 from ablate.attention.backends import CHOICES
 from ablate.rpe.config import RPEConfig, flag_config
-from ablate.config.compose import unknown_key
 from ablate.config.schema import choices, encoding_options, marks, ranges
 from ablate.pe.registry import ABSOLUTE, ENCODINGS
 from ablate.suggest import did_you_mean
@@ -45,6 +44,18 @@ def check_choices(cfg: DictConfig) -> None:
         if value is not None and value not in allowed:
             hint = did_you_mean(str(value), allowed)
             raise ValueError(f"{key}={value!r}{hint}: expected one of {', '.join(allowed)}")
+
+
+def unknown_key(key: str) -> str:
+    """The refusal of a key no schema has, with the keys it most likely meant: within its group when the group
+    exists (train.epoch: train.epochs), else among every key (trian.epochs: train.epochs)."""
+    known = list(marks())
+    group, _, leaf = key.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == group]
+    if (not group or group in known) and siblings:
+        hint = did_you_mean(leaf, siblings, f"{group}.{{}}" if group else "{}")
+        return f"unknown key {key}" + (hint or f" ({group or 'the config'} has {', '.join(dict.fromkeys(siblings))})")
+    return f"unknown key {key}{did_you_mean(key, known)}"
 
 
 def check_keys(cfg: DictConfig) -> None:

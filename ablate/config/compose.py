@@ -17,7 +17,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ablate.config.schema import marks, register
+from ablate.config.checks import unknown_key
+from ablate.config.schema import register
 from ablate.config.selection import Selection
 from ablate.suggest import did_you_mean
 
@@ -64,18 +65,6 @@ def _one_line(e: BaseException) -> str:
     lines = [line.strip() for line in text.split("Config search path")[0].splitlines()]
     return " ".join(line for line in lines if line and not line.startswith(
         ("full_key", "object_type", "reference_type")))
-
-
-def unknown_key(key: str) -> str:
-    """The refusal of a key no schema has, with the keys it most likely meant: within its group when the group
-    exists (train.epoch: train.epochs), else among every key (trian.epochs: train.epochs)."""
-    known = list(marks())
-    group, _, leaf = key.rpartition(".")
-    siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == group]
-    if (not group or group in known) and siblings:
-        hint = did_you_mean(leaf, siblings, f"{group}.{{}}" if group else "{}")
-        return f"unknown key {key}" + (hint or f" ({group or 'the config'} has {', '.join(dict.fromkeys(siblings))})")
-    return f"unknown key {key}{did_you_mean(key, known)}"
 
 
 def _missing(key: str) -> str:

@@ -212,11 +212,9 @@ class RunDir:
     def set_aside(self, name: str, why: str, then: str) -> str:
         """Move <run>/name to name.corrupt-<UTC time> beside it (kept for a human); the warning that says so."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        kept = self.path / f"{name}.corrupt-{stamp}"
-        for n in range(1, 100):
-            if not kept.exists():
-                break
-            kept = self.path / f"{name}.corrupt-{stamp}-{n}"
+        kept, n = self.path / f"{name}.corrupt-{stamp}", 1
+        while kept.exists():  # set aside twice within a second
+            kept, n = self.path / f"{name}.corrupt-{stamp}-{n}", n + 1
         os.replace(self.path / name, kept)
         return f"{self.path / name} {why}: kept as {kept.name}; {then}"
 

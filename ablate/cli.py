@@ -1,19 +1,20 @@
 """The `ablate` command line: each command parses its options and calls the one function that does it; Hydra
 overrides pass through as arguments. Bad input is one line on stderr and exit code 2."""
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from ablate.config.compose import ConfigError
 from ablate.config.naming import FILING
 from ablate.console import Refused, console
 from ablate.results.formats import FORMATS
+from ablate.suggest import did_you_mean
 from ablate.sweep.command import DEFAULT_RESULTS
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None)
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.g. rpe=irpe_k train.epochs=3",
                                                         show_default=False)]
@@ -26,6 +27,48 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print one error line on stderr and exit."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+# click's UsageError (an unknown option, a bad or missing value): typer vendors click and exports only this subclass
+USAGE_ERROR: type[Exception] = typer.BadParameter.__base__
+
+
+class OneLineUsage(TyperGroup):
+    """The command group, with usage errors of any command (click's usage, a blank line and the error) as one
+    line naming the fix, exit 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args:  # `ablate` alone: the help
+            return super().parse_args(ctx, args)
+        with self._one_line(ctx):
+            return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            fail(f"no such command {name!r}{did_you_mean(name, self.list_commands(ctx))} (see ablate --help)")
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        with self._one_line(ctx):
+            return super().invoke(ctx)
+
+    @contextmanager
+    def _one_line(self, ctx: Any) -> Iterator[None]:
+        try:
+            yield
+        except USAGE_ERROR as e:
+            name = ctx.invoked_subcommand  # the command being parsed, if any (some errors carry no context)
+            command = self.get_command(ctx, name) if name else self
+            see = f" (see {' '.join(['ablate', *([name] if name else []), '--help'])})"
+            if type(e).__name__ == "NoSuchOption":
+                flags = [f[2:] for p in command.params for f in (*p.opts, *p.secondary_opts) if f.startswith("--")]
+                fail(f"no such option {e.option_name}{did_you_mean(e.option_name.lstrip('-'), flags, '--{}')}{see}")
+            text = e.format_message().rstrip(".")
+            fail((text[:1].lower() + text[1:] if text[1:2].islower() else text) + see)
+
+
+app = typer.Typer(cls=OneLineUsage, add_completion=False, no_args_is_help=True, rich_markup_mode=None)
 
 
 def call(function: Callable[..., T], *args: object, **kwargs: object) -> T:
@@ -139,7 +182,7 @@ def list_runs(experiment: Annotated[str | None, typer.Option(help="Only this exp
     epoch's while unfinished), start time (UTC) and overrides."""
     from ablate.results.commands import list_runs as listing
 
-    listing(_absolute(results_dir), experiment)
+    call(listing, _absolute(results_dir), experiment)
 
 
 @app.command("config", epilog=FILING)

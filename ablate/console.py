@@ -6,8 +6,9 @@ console = Console()
 
 
 def say(text: str, fit: bool = False) -> None:
-    """Print a line as it is; fit: cut it to the console's width rather than wrap it."""
-    if fit:
+    """Print a line as it is; fit: on a terminal, cut it to the console's width rather than wrap it (piped output
+    and logs keep whole lines)."""
+    if fit and console.is_terminal:
         console.print(Text(text), overflow="ellipsis", no_wrap=True, crop=True, highlight=False)
     else:
         console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -7,6 +7,8 @@ new entry is one `register` line beside the module that implements it. Entries a
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from ablate.suggest import did_you_mean
+
 T = TypeVar("T")
 
 
@@ -36,7 +38,8 @@ class Registry(Generic[T]):
 
     def unknown(self, name: object) -> str:
         """The one-line message for a name that is not registered."""
-        return f"unknown {self.kind} {name!r}: expected one of {', '.join(self._entries)}"
+        return f"unknown {self.kind} {name!r}{did_you_mean(str(name), self._entries)}: expected one of " \
+            + ", ".join(self._entries)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

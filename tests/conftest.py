@@ -27,6 +27,21 @@ def cli():
     return invoke
 
 
+def folder_with_a_corrupt_image(root: Path) -> Path:
+    """A tiny image folder (two classes of two 8x8 PNGs per split) whose first training image holds garbage: a
+    run on it passes every plan-time check and fails while decoding; returns the corrupt file."""
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for name in ("a", "b"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (8, 8)).save(root / split / name / f"{i}.png")
+    bad = root / "train" / "a" / "0.png"
+    bad.write_bytes(b"\x89PNG not an image")
+    return bad
+
+
 def tree(path: Path) -> list[str]:
     """Every file and directory under path (empty if it does not exist)."""
     return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []

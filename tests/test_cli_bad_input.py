@@ -52,7 +52,7 @@ def test_unwritable_results_dir(cli, tmp_path):
     result = cli("sweep", *FAST, results=blocker / "runs")
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: results directory {blocker / 'runs'} cannot be created: " \
-                                    f"{blocker} is not a directory"
+                                    f"{blocker} is not a directory: choose another with --results-dir"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
 
 
@@ -153,7 +153,8 @@ def test_report_on_a_missing_directory_an_unknown_experiment_and_an_unknown_metr
     [name] = [p.name for p in results.iterdir()]
     unknown = cli("report", "--experiment", "fashion_rpe", results=results)
     assert unknown.exit_code == 2
-    assert unknown.stderr == f"error: no experiment 'fashion_rpe' in {results}; experiments there: {name}\n"
+    assert unknown.stderr == f"error: no experiment 'fashion_rpe' in {results} (did you mean {name}?); experiments " \
+                             f"there: {name}\n"
     metric = cli("report", "--metric", "accuracy", results=results)
     assert metric.exit_code == 2
     assert metric.stderr == ("error: unknown metric 'accuracy' (--metric): the records have epochs, params, macs, "

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST
+from conftest import FAST, folder_with_a_corrupt_image
 
 from ablate.engine.runner import execute
 from ablate.results.rundir import RunDir, run_dirs
@@ -62,14 +62,17 @@ def test_submitit_local_sweep_resumes_records_and_reruns_nothing(cli, results, t
     assert {p: p.stat().st_mtime_ns for p in results.rglob("*") if p.is_file()} == before
 
 
-def test_joblib_sweep_records_completed_and_failed_runs(cli, results):
-    """-j 2: two worker processes; a run that raises (batch larger than the data) is recorded as failed."""
-    grid = [*FAST, "rpe=none", "train.batch_size=128,512"]
+def test_joblib_sweep_records_completed_and_failed_runs(cli, results, tmp_path, monkeypatch):
+    """-j 2: two worker processes; a run that raises (a corrupt image in its folder) is recorded as failed."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    bad = folder_with_a_corrupt_image(tmp_path / "images")
+    grid = [*FAST, "rpe=none", "data=digits,folder", f"data.root={tmp_path / 'images'}", "data.img_size=8",
+            "runtime.workers=0"]  # joblib's (loky's) processes cannot start DataLoader workers
     result = cli("sweep", "--launcher", "joblib", "-j", "2", *grid, results=results)
     assert result.exit_code == 1, result.output  # a failed run fails the sweep
-    runs = {r["config"]["train"]["batch_size"]: r for r in records(results).values()}
-    assert runs[128]["status"] == "completed" and runs[128]["metrics"]["epochs"] == 2
-    assert runs[512]["status"] == "failed" and "larger than the training set" in runs[512]["error"]
+    runs = {r["config"]["data"]["name"]: r for r in records(results).values()}
+    assert runs["digits"]["status"] == "completed" and runs["digits"]["metrics"]["epochs"] == 2
+    assert runs["folder"]["status"] == "failed" and str(bad) in runs["folder"]["error"]
     assert {r["config"]["runtime"]["threads"] for r in runs.values()} == {1}  # set by FAST, kept
     assert {d.name for d in run_dirs(results)} == {job.directory.name for job in plan_runs(grid, results)}
 

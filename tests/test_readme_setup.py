@@ -1,5 +1,6 @@
 """The README's set-up: its first command works as root without sudo and as a user through sudo."""
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -36,3 +37,20 @@ def test_install_line_runs_apt_get_directly_as_root_and_through_sudo_otherwise(t
 def test_readme_says_how_to_get_a_cpu_only_torch():
     assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in README
     assert "not what CI does" in README
+
+
+def test_every_sweep_and_config_example_plans_as_written(cli, tmp_path, monkeypatch):
+    """The examples, with the venv active: each sweep (and train) plans with --dry-run, each config composes.
+    Left out: a cluster's launcher, the README's example experiment file, and two plans of 6 and 10 s (a list
+    value composes each job in full; the until-resolved preview), checked by hand."""
+    assert "activate the\nvenv first with `. .venv/bin/activate`" in README  # said once, before the bare commands
+    monkeypatch.setenv("ABLATE_RESULTS", str(tmp_path / "runs"))
+    examples = re.findall(r"`ablate ((?:sweep|config|train) [^`]*)`", README)
+    assert len(examples) >= 8
+    for example in examples:
+        words = shlex.split(example)
+        if {"--launcher", "experiment=my_study", "--until-resolved", "eval.resolutions=[42,56]"} & set(words):
+            continue
+        args = words if words[0] == "config" else ["sweep", *words[1:], "--dry-run"]
+        result = cli(*args)
+        assert result.exit_code == 0, (example, result.output)

@@ -84,3 +84,20 @@ def test_parquet_keeps_the_numbers(cli, tmp_path):
     assert table["top1_mean"].tolist() == [81.0] and table["n"].tolist() == [2]
     paper = cli("report", "--experiment", "paper/table1", "--format", "parquet", "--output", str(out))
     assert paper.exit_code == 2 and "study's table" in paper.stderr
+
+
+def test_the_figure_has_a_title_and_every_panel_its_title_and_axis_labels(tmp_path, monkeypatch):
+    import ablate.results.study_figure as figure
+
+    _study(tmp_path)
+    summary = summarize(load_records(tmp_path), metrics=("top1",))
+    summary.headline = "top1"
+    drawn = []
+    monkeypatch.setattr(figure.plt, "close", drawn.append)  # keep the figure to_png draws
+    figure.to_png(summary)
+    [fig] = drawn
+    assert fig._suptitle.get_text() == "exp: 2 settings, 4 runs"
+    titles = {ax.get_title(): (ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes}
+    assert titles == {"top1 of each setting": ("top1 (mean, 95% interval over seeds; dots: seeds)", "rpe.mode"),
+                      "top1 per epoch": ("epoch", "top1 (mean ± one sd over seeds)"),
+                      "validation loss per epoch": ("epoch", "validation loss (mean ± one sd over seeds)")}

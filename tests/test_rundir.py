@@ -78,6 +78,47 @@ def _write_forever(path) -> None:
         run.append_metrics({"epoch": i})
 
 
+def test_readers_take_any_bytes(tmp_path):
+    run = RunDir(tmp_path / "exp" / "run")
+    run.path.mkdir(parents=True)
+    (run / RunDir.METRICS).write_bytes(b'{"epoch": 0, "top1": 1.0}\n\xff\xfe{"epoch": 1}\n{"epoch": 2}\n')
+    for name in (RunDir.RECORD, RunDir.STARTED, RunDir.PROGRESS):
+        (run / name).write_bytes(b"\x80\x81 not JSON")
+    assert run.metrics() == [{"epoch": 0, "top1": 1.0}]
+    assert run.started() is None and run.progress() is None and run.state() == UNREADABLE
+    with pytest.raises(ValueError, match="unreadable record"):
+        run.record()
+    (run / RunDir.RECORD).write_text('{"status": "completed", "metrics": [1]}')  # JSON, but not a record's shape
+    with pytest.raises(ValueError, match="not a run record"):
+        run.record()
+
+
+def test_heal_sets_aside_what_cannot_be_read_and_removes_what_killed_writers_left(tmp_path):
+    run = RunDir(tmp_path / "exp" / "run")
+    run.path.mkdir(parents=True)
+    (run / RunDir.RECORD).write_bytes(b'{"status": "comp')
+    (run / RunDir.METRICS).write_bytes(b'{"epoch": 0}\nnot an epoch\n{"epoch": 1}\n')
+    (run / ".checkpoint.pth.tmp4242").write_bytes(b"half a checkpoint")
+    (run / RunDir.PROGRESS).write_text("{}")
+    warnings = run.heal()
+    kept = sorted(p.name for p in run.path.iterdir())
+    assert [name.split(".corrupt-")[0] for name in kept] == [RunDir.METRICS, RunDir.RECORD]
+    assert len(warnings) == 2 and "record.json could not be read (" in warnings[0]
+    assert "metrics.jsonl line 2 is not an epoch's metrics: kept as metrics.jsonl.corrupt-" in warnings[1]
+    (run / RunDir.METRICS).write_bytes(b'{"epoch": 0}\n{"epoch": 1, "to')  # torn by a kill: nothing to set aside
+    assert run.heal() == [] and run.metrics() == [{"epoch": 0}]
+
+
+def test_a_finished_record_removes_an_earlier_attempts_error(tmp_path):
+    run = RunDir(tmp_path / "exp" / "run")
+    run.path.mkdir(parents=True)
+    run.write_error("Traceback ...")
+    run.write_record({"status": FAILED})
+    assert (run / RunDir.ERROR).exists()
+    run.write_record({"status": COMPLETED})
+    assert not (run / RunDir.ERROR).exists()
+
+
 def test_sigkill_at_any_moment_leaves_whole_files(tmp_path):
     """Kill a writer at random moments, 25 times: the record and checkpoint are always some whole version, and
     metrics.jsonl holds whole lines (a torn last line is ignored by the reader) in order."""

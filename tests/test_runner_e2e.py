@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAST
+from conftest import FAST, folder_with_a_corrupt_image
 
 from ablate.results.rundir import RunDir, run_dirs
 
@@ -23,6 +23,11 @@ def test_sweep_records_reports_and_reruns_nothing(cli, results):
     first = cli("sweep", *FAST, *GRID, results=results)
     assert first.exit_code == 0, first.output
     assert "4 runs, 0 done, 4 to do" in first.stdout
+    for directory in run_dirs(results):  # piped: a whole line per epoch of each run, and one as it ends
+        lines = [line for line in first.stdout.splitlines() if line.startswith(f"  {directory.name}  ")]
+        assert [line.split("  ")[2] for line in lines] == ["epoch 1/2", "epoch 2/2", "completed"]
+        label = " ".join(RunDir(directory).record()["identity"]["overrides"])
+        assert all(line.endswith(label) and len(line) > 80 for line in lines)
     runs = records(results)
     assert len(runs) == 4 and {r["status"] for r in runs.values()} == {"completed"}
     for directory in run_dirs(results):
@@ -85,13 +90,19 @@ def test_killed_run_resumes_from_checkpoint_and_matches_uninterrupted(cli, tmp_p
         assert record["metrics"][key] == reference["metrics"][key]
 
 
-def test_failing_run_is_recorded_and_the_sweep_goes_on(cli, results):
-    result = cli("sweep", *FAST, "train.batch_size=128,100000", results=results)
+def test_failing_run_is_recorded_and_the_sweep_goes_on(cli, results, tmp_path, monkeypatch):
+    """A corrupt image in a folder (decoded by two DataLoader worker processes) fails its run, named in the record
+    and on the sweep's line for the run; the other run completes."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    bad = folder_with_a_corrupt_image(tmp_path / "images")
+    result = cli("sweep", *FAST, "data=digits,folder", f"data.root={tmp_path / 'images'}", "data.img_size=8",
+                 "runtime.workers=2", results=results)
     assert result.exit_code == 1
-    statuses = {r["config"]["train"]["batch_size"]: r for r in records(results).values()}
-    assert statuses[128]["status"] == "completed"
-    assert statuses[100000]["status"] == "failed"
-    assert "larger than the training set" in statuses[100000]["error"]
+    statuses = {r["config"]["data"]["name"]: r for r in records(results).values()}
+    assert statuses["digits"]["status"] == "completed"
+    assert statuses["folder"]["status"] == "failed"
+    assert statuses["folder"]["error"].startswith(f"UnreadableImage: unreadable image {bad} ")
+    assert [line for line in result.stdout.splitlines() if str(bad) in line]  # named where the run's end is said
     failed_dir = next(d for d in run_dirs(results) if RunDir(d).record()["status"] == "failed")
     assert "Traceback" in (failed_dir / "error.txt").read_text()
 

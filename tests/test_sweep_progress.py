@@ -130,11 +130,14 @@ def test_ctrl_c_reaches_a_worker_process_which_keeps_its_last_epoch(results):
     workers, outcome = Workers(threads=1), {}
     thread = threading.Thread(target=lambda: outcome.update(workers.run(job)))
     thread.start()
-    deadline = time.monotonic() + 120
-    while not job.run.metrics() and time.monotonic() < deadline:
+    # Wait for the first epoch's checkpoint, not its metrics line (appended just before it), however slow a loaded
+    # machine makes the worker's start-up: Ctrl-C before then would leave nothing to keep.
+    deadline = time.monotonic() + 600
+    while not (job.directory / RunDir.CHECKPOINT).is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert (job.directory / RunDir.CHECKPOINT).is_file(), "the worker saved no epoch in 10 minutes"
     workers.interrupt()
-    thread.join(120)
+    thread.join(600)
     assert outcome["status"] == INTERRUPTED
     kept = len(job.run.metrics())
     assert 1 <= kept < 300 and (job.directory / RunDir.CHECKPOINT).is_file()

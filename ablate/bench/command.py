@@ -16,9 +16,16 @@ def bench(model: str | None, batch: int | None, steps: int, warmup: int, dtype: 
 
     from ablate.attention.backends import BACKENDS
     from ablate.bench import speed as b
+    from ablate.config.checks import check_device_name
+    from ablate.engine.resources import check_device_present
     from ablate.engine.runner import pick_device
     from ablate.models.registry import MODELS
 
+    try:
+        check_device_name(device, "--device")
+        check_device_present(device, "--device")
+    except ValueError as e:
+        raise Refused(str(e)) from None
     dev = pick_device(device)
     gpu = dev.type == "cuda"
     model = model or ("deit_small_patch16_224_rpe" if gpu else "deit_pico_patch4_28")

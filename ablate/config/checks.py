@@ -3,22 +3,27 @@
 Each raises ValueError with one line naming the option and the fix. They read the registries (models,
 datasets, RPE options) and never import torch: a sweep validates every job while it plans.
 """
+import importlib.util
 import re
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.data.options import check_augment, image_size
-from ablate.data.registry import check_dataset
+from ablate.data.registry import check_dataset, train_images
 from ablate.models.registry import MODELS, check_model_name
 from ablate.attention.backends import CHOICES
 from ablate.rpe.config import RPEConfig, flag_config
-from ablate.config.schema import encoding_options, ranges
+from ablate.config.schema import choices, encoding_options, marks, ranges
 from ablate.pe.registry import ABSOLUTE, ENCODINGS
+from ablate.suggest import did_you_mean
 
 RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
 DETR_OUTPUT_STRIDES = (8, 16, 32)
 _RESNET = re.compile(r"^resnet(18|26|34|50|101|152|200)d?$")  # timm's ResNets that DETR's trunk can be
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")  # runtime.device: what ablate.engine.runner.pick_device takes
 
 
 def check_ranges(cfg: DictConfig) -> None:
@@ -30,6 +35,73 @@ def check_ranges(cfg: DictConfig) -> None:
             continue
         if not bound.holds(value):
             raise ValueError(f"{key}={value} is out of range: expected {bound.expected()}")
+
+
+def check_choices(cfg: DictConfig) -> None:
+    """ValueError naming the first key whose value is not one of the choices its schema field declares."""
+    for key, allowed in choices().items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and value not in allowed:
+            hint = did_you_mean(str(value), allowed)
+            raise ValueError(f"{key}={value!r}{hint}: expected one of {', '.join(allowed)}")
+
+
+def unknown_key(key: str) -> str:
+    """The refusal of a key no schema has, with the keys it most likely meant: within its group when the group
+    exists (train.epoch: train.epochs), else among every key (trian.epochs: train.epochs)."""
+    known = list(marks())
+    group, _, leaf = key.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == group]
+    if (not group or group in known) and siblings:
+        hint = did_you_mean(leaf, siblings, f"{group}.{{}}" if group else "{}")
+        return f"unknown key {key}" + (hint or f" ({group or 'the config'} has {', '.join(dict.fromkeys(siblings))})")
+    return f"unknown key {key}{did_you_mean(key, known)}"
+
+
+def check_keys(cfg: DictConfig) -> None:
+    """ValueError for a key no schema declares (added with +key=value): nothing would read it."""
+    known = marks()
+    for group, node in cfg.items():
+        if group not in known:
+            child = next(iter(node), None) if isinstance(node, DictConfig) else None
+            added = group if child is None else f"{group}.{child}"
+        elif isinstance(node, DictConfig):
+            added = next((f"{group}.{key}" for key in node if f"{group}.{key}" not in known), None)
+        else:
+            added = None
+        if added is not None:
+            raise ValueError(f"{unknown_key(added)}: it was added (+{added}=...) but nothing reads it")
+
+
+def check_device_name(device: str, key: str = "runtime.device") -> None:
+    """A device (runtime.device, or the option `key`) is auto, cpu, cuda or cuda:N; whether this machine has it is
+    asked where the run goes (ablate.engine.resources.check_device_present)."""
+    if not _DEVICE.match(str(device)):
+        raise ValueError(f"{key}={device!r}: expected auto, cpu, cuda or cuda:N")
+
+
+@cache
+def _timm_auto_augment() -> ModuleType:
+    """timm's RandAugment module, loaded from its file alone: it needs PIL and numpy, while the package would bring
+    torch into the planning process."""
+    timm = importlib.util.find_spec("timm")  # finds the package without importing it
+    spec = importlib.util.spec_from_file_location("ablate_timm_auto_augment",
+                                                  Path(timm.origin).parent / "data" / "auto_augment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_randaug(config: str | None) -> None:
+    """train.randaug is a RandAugment string timm's own parser reads (it asserts with no message otherwise)."""
+    if config is None:
+        return
+    try:
+        _timm_auto_augment().rand_augment_transform(str(config), {"translate_const": 100, "img_mean": (128, 128, 128)})
+    except Exception as e:  # timm's parser raises bare AssertionErrors, ValueErrors and KeyErrors
+        why = f" ({e})" if str(e) else ""
+        raise ValueError(f"train.randaug={config!r} is not a RandAugment string timm reads{why}: expected rand- then "
+                         "sections m<magnitude>, n<ops>, mstd<std>, inc<0 or 1>, p<prob>, e.g. rand-m9-mstd0.5-inc1")
 
 
 def rpe_config(rpe: DictConfig) -> RPEConfig | None:
@@ -113,10 +185,18 @@ def check_image_size(img_size, model_name: str) -> None:
                          f"divide into {model_name}'s {patch}-pixel patches: use multiples of {patch}")
 
 
-def check_classification(cfg: DictConfig) -> None:
-    """Ranges, model name, position encodings, backend, test resolutions, dataset files, image size, augmentation
-    and evaluation view, mixup batch."""
+def check_common(cfg: DictConfig) -> None:
+    """What every task's config must pass: known keys, ranges, choices, a device name."""
+    check_keys(cfg)
     check_ranges(cfg)
+    check_choices(cfg)
+    check_device_name(cfg.runtime.device)
+
+
+def check_classification(cfg: DictConfig) -> None:
+    """Keys, ranges, choices, device, model name, position encodings, backend, test resolutions, dataset files, image
+    size, augmentation and evaluation view, batches."""
+    check_common(cfg)
     check_model_name(cfg.model.name)
     check_resolutions(cfg.eval.resolutions)
     arch = MODELS[cfg.model.name]
@@ -129,13 +209,19 @@ def check_classification(cfg: DictConfig) -> None:
         raise ValueError(f"data.mean and data.std need one value per channel (data.in_chans={data.in_chans}), "
                          f"got {len(data.mean)} and {len(data.std)}")
     check_augment(train.crop, train.crop_scale, train.crop_padding)
+    check_randaug(train.randaug)
     if (train.mixup > 0 or train.cutmix > 0) and train.batch_size % 2:
         raise ValueError(f"mixup/cutmix need an even train.batch_size (got {train.batch_size})")
+    images = train_images(data)
+    if images is not None and train.batch_size > images:
+        raise ValueError(f"train.batch_size={train.batch_size} is larger than the {images} training images "
+                         f"({'data.train_limit' if images == data.train_limit else data.name}): an epoch would have no "
+                         "full batch; lower train.batch_size")
 
 
 def check_detection(cfg: DictConfig) -> None:
-    """Ranges, DETR's position encodings, backend and trunk; dataset files."""
-    check_ranges(cfg)
+    """Keys, ranges, choices, device, DETR's position encodings, backend and trunk; dataset files."""
+    check_common(cfg)
     model = cfg.model
     if model.hidden_dim % model.nheads:
         raise ValueError(f"model.hidden_dim={model.hidden_dim} is not divisible by model.nheads={model.nheads}")

@@ -17,8 +17,10 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ablate.config.checks import unknown_key
 from ablate.config.schema import register
 from ablate.config.selection import Selection
+from ablate.suggest import did_you_mean
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -28,6 +30,9 @@ class ConfigError(ValueError):
 
 
 _NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^']*)'")
+# Hydra's advice for a key the config lacks is to append it (+key=value), which is never what a typo needs.
+_NO_KEY = re.compile(r"Could not override '(?P<key>[^']+)'")
+_NO_EQUAL = re.compile(r"Error parsing override '(?P<line>[^']*)'\s+missing EQUAL")  # `train.epochs 5`
 # An experiment (the default one included) setting a key the chosen model's schema lacks, e.g. the DeiT
 # detr_composite's data.num_train with a classification dataset.
 _FOREIGN_KEY = re.compile(r"In 'experiment/(?P<experiment>[^']+)'.*Key '(?P<key>[^']+)' not in "
@@ -42,8 +47,14 @@ def _one_line(e: BaseException) -> str:
         listing = text.split("Available options")[1].split("Config search path")[0]
         options = [line.strip() for line in listing.splitlines()[1:]
                    if line.startswith("\t")]
-        return (f"unknown option {found['group']}={found['option']} "
-                f"(available: {', '.join(options)})")
+        hint = did_you_mean(found["option"], options, found["group"] + "={}")
+        return f"unknown option {found['group']}={found['option']}{hint}; available: {', '.join(options)}"
+    missing = _NO_KEY.search(text)
+    if missing:
+        return unknown_key(missing["key"])
+    no_equal = _NO_EQUAL.search(text)
+    if no_equal:
+        return f"override {no_equal['line']!r} has no =: write KEY=VALUE, e.g. train.epochs=5"
     foreign = _FOREIGN_KEY.search(text)
     if foreign:
         example = " (e.g. experiment=detr_composite)" if foreign["schema"] == "DETRSchema" else ""
@@ -108,9 +119,13 @@ class Composer:
     def parse(self, overrides: list[str]) -> list[Override]:
         """The overrides as Hydra's parser reads them (ConfigError, one line, for bad syntax)."""
         try:
-            return self._parser.parse_overrides(list(overrides))
+            parsed = self._parser.parse_overrides(list(overrides))
         except HydraException as e:
             raise ConfigError(_one_line(e)) from None
+        keyless = [o.input_line for o in parsed if not o.key_or_group]
+        if keyless:
+            raise ConfigError(f"{keyless[0]}: an override needs a key before the = (KEY=VALUE)")
+        return parsed
 
     def _parsed(self, override: str) -> Override:
         """One override, parsed once per distinct string (a grid repeats each many times)."""

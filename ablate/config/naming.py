@@ -15,6 +15,7 @@ name=NAME chooses the name instead. The plan's first line says which."""
 
 STUDY_GROUPS = ("experiment", "scale")  # choose the study itself (scale: a paper table's proxy or paper setting)
 NAME_LIMIT = 80  # characters of a derived experiment name (a directory name, typed after --experiment)
+NAME_BYTES = 255  # what a file system takes for one directory name (ext4, xfs, btrfs, NFS: 255 bytes)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._,=~-]")  # replaced by _ in a derived name: shell- and filesystem-safe
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._,=~+-]*")  # what name=... may be
 
@@ -54,12 +55,23 @@ def filed_name(composer: Composer, overrides: list[str], composed: str) -> str:
     for o in parsed:
         if o.key_or_group == "name" and not o.is_delete():
             value = o.input_line.split("=", 1)[1]
-            if o.is_sweep_override() or not _NAME.fullmatch(value):
-                raise ConfigError(f"{o.input_line}: name takes one plain directory name "
-                                  "(letters, digits and . _ - + = , ~)")
-            return value
+            if o.is_sweep_override():
+                raise ConfigError(f"{o.input_line}: name takes one plain directory name, not a sweep")
+            return checked_name(value, "name=")
     keys = [str(k).lstrip("+~") for k in composer.grid(parsed)]
     others = [o for o in parsed if not within_study(o.key_or_group, keys)]
     pieces = sorted(o.input_line.lstrip("+") for o in others if composer.is_group(o))
     pieces += sorted(o.input_line.lstrip("+") for o in others if not composer.is_group(o))
-    return derived_name(composed, pieces)
+    return derived_name(checked_name(composed, "the experiment's name "), pieces)
+
+
+def checked_name(name: str, source: str) -> str:
+    """name, if it can be one directory's name (ConfigError naming its source otherwise)."""
+    shown = name if len(name) <= 40 else f"{name[:40]}..."
+    if not _NAME.fullmatch(name):
+        raise ConfigError(f"{source}{shown}: name takes one plain directory name (letters, digits and . _ - + = , ~; "
+                          "not starting with . + = , ~ or -)")
+    if len(name.encode()) > NAME_BYTES:
+        raise ConfigError(f"{source}{shown} is {len(name.encode())} bytes long: a directory name takes at most "
+                          f"{NAME_BYTES}; choose a shorter name")
+    return name

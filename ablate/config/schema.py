@@ -5,6 +5,7 @@ so a typo'd key or a wrong type fails at composition, before anything runs.
 
 A field made with `option(...)` carries marks that every reader takes from here, never from a list of its own:
 - `low`/`high`: the values it may take (ablate.config.checks refuses others before anything runs);
+- `choices=(...)`: the only values a string may take (checked the same way);
 - `identity=False`: where or how a run executes, never what it is (runtime, logging, paths): left out of a
   run's identity hash (ablate.config.identity), of the report's factors, and free to change within a study;
 - `neutral=V`: the value at which a field is left out of a run's identity. For a field added after runs were
@@ -22,6 +23,7 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 from ablate.data.detection.composite_spec import CompositeSpec
+from ablate.data.options import INTERPOLATIONS
 
 _UNSET = object()
 
@@ -47,12 +49,15 @@ class Range:
 
 
 def option(default: Any = MISSING, *, low: float | None = None, high: float | None = None, low_open: bool = False,
-           identity: bool = True, neutral: Any = _UNSET, applies: Callable[[dict], bool] | None = None,
+           choices: tuple[str, ...] = (), identity: bool = True, neutral: Any = _UNSET,
+           applies: Callable[[dict], bool] | None = None,
            encodings: tuple[str, ...] = ()) -> Field:
     """A schema field with its marks (see the module docstring); list and dict defaults are copied per config."""
     marks: dict[str, Any] = {}
     if low is not None or high is not None:
         marks["range"] = Range(low, high, low_open)
+    if choices:
+        marks["choices"] = choices
     if not identity:
         marks["identity"] = False
     if neutral is not _UNSET:
@@ -221,7 +226,7 @@ class EvalSchema:
     batch_size: int = option(256, low=1)
     crop_pct: Optional[float] = option(None, low=0, high=1, low_open=True)  # null: resize, nothing cut; 0.875: ImageNet's
     resolutions: list[Any] = option([])  # after the last epoch, top-1 at each: 42 or [H, W]
-    interpolation: str = "bicubic"
+    interpolation: str = option("bicubic", choices=INTERPOLATIONS)  # how images are resized for evaluation
 
 
 @dataclass
@@ -302,6 +307,11 @@ def applies_marks() -> dict[str, Callable[[dict], bool]]:
 def ranges() -> dict[str, Range]:
     """Dotted key -> the range its numbers must lie in."""
     return {key: m["range"] for key, m in marks().items() if "range" in m}
+
+
+def choices() -> dict[str, tuple[str, ...]]:
+    """Dotted key -> the values its string must be one of."""
+    return {key: m["choices"] for key, m in marks().items() if "choices" in m}
 
 
 def encoding_options() -> dict[str, tuple[str, ...]]:

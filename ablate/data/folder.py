@@ -17,10 +17,19 @@ from ablate.data.sets import Encoded
 MODES = {1: "L", 3: "RGB"}
 
 
+class UnreadableImage(OSError):
+    """An image file that cannot be decoded; the message names it."""
+
+
 def load_image(path: str, mode: str) -> Image.Image:
-    """One image file, decoded and converted to mode."""
-    with open(path, "rb") as f:
-        return Image.open(f).convert(mode)
+    """One image file, decoded and converted to mode (UnreadableImage naming the file if it cannot be)."""
+    try:
+        with Image.open(path) as image:
+            return image.convert(mode)
+    except (OSError, ValueError, SyntaxError) as e:  # what PIL raises for a truncated, empty or foreign file
+        detail = str(e).replace(repr(path), "").replace(path, "").strip(" :")
+        raise UnreadableImage(f"unreadable image {path} ({type(e).__name__}{': ' + detail if detail else ''}): "
+                              "replace or remove it") from None
 
 
 class ClassFolder(ImageFolder):

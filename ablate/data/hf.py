@@ -11,22 +11,27 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ablate.data.cache import cache_dir
-from ablate.data.folder import MODES
+from ablate.data.folder import MODES, UnreadableImage
 from ablate.data.sets import Encoded
 
 
 class Records(Dataset):
-    """i -> (PIL image in mode, label) from the image and label columns of a datasets.Dataset."""
+    """i -> (PIL image in mode, label) from the image and label columns of a datasets.Dataset (`source` names it)."""
 
-    def __init__(self, table, image_column: str, label_column: str, mode: str):
+    def __init__(self, table, image_column: str, label_column: str, mode: str, source: str):
         self.table, self.image_column, self.label_column, self.mode = table, image_column, label_column, mode
+        self.source = source
 
     def __len__(self) -> int:
         return len(self.table)
 
     def __getitem__(self, i: int) -> tuple[Image.Image, int]:
-        row = self.table[int(i)]
-        return row[self.image_column].convert(self.mode), int(row[self.label_column])
+        try:  # the datasets library decodes the image when the row is read
+            row = self.table[int(i)]
+            image = row[self.image_column].convert(self.mode)
+        except (OSError, ValueError, SyntaxError) as e:  # what PIL raises for truncated or foreign bytes
+            raise UnreadableImage(f"unreadable image in row {i} of {self.source} ({type(e).__name__}: {e})") from None
+        return image, int(row[self.label_column])
 
 
 def build_split(data: DictConfig, split: str) -> Encoded:
@@ -55,4 +60,5 @@ def build_split(data: DictConfig, split: str) -> Encoded:
     label = features[data.label_column]
     classes = label.num_classes if isinstance(label, datasets.ClassLabel) else int(max(table[data.label_column])) + 1
     files = [entry["filename"] for entry in table.cache_files]
-    return Encoded(Records(table, data.image_column, data.label_column, MODES[data.in_chans]), files, classes)
+    records = Records(table, data.image_column, data.label_column, MODES[data.in_chans], f"{root} split {name}")
+    return Encoded(records, files, classes)

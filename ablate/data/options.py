@@ -1,8 +1,10 @@
-"""The torch-free side of the data options, for plan-time checks: data.img_size as (height, width), and the
-crop policies a training recipe can choose (applied by ablate.data.augment)."""
+"""The torch-free side of the data options, for plan-time checks: data.img_size as (height, width), the
+crop policies a training recipe can choose and the evaluation's interpolations (applied by ablate.data.augment)."""
 from collections.abc import Sequence
 
 CROPS = ("rrc", "pad", "none")  # random resized crop | resize, then pad-and-crop translation | resize only
+# eval.interpolation: torchvision's modes that resize decoded files (PIL) and in-memory uint8 tensors alike
+INTERPOLATIONS = ("bicubic", "bilinear", "nearest", "nearest-exact")
 
 
 def image_size(value: int | Sequence[int]) -> tuple[int, int]:

@@ -31,6 +31,14 @@ class DatasetSpec:
     task: str  # classification | detection
     module: str  # the loader, imported only when a run builds its data
     check: Callable[[DictConfig, tuple[str, ...]], None]  # raise ValueError (one line) if it is not there
+    train_size: int | None = None  # training images, for a set whose size is fixed
+
+
+def _root(data: DictConfig, holding: str) -> Path:
+    """data.root (ValueError if it is not set: such a dataset has no default place)."""
+    if data.root is None:
+        raise ValueError(f"data={data.name} needs data.root: set it to {holding}")
+    return Path(data.root).expanduser()
 
 
 def missing_fashion_mnist(root: str | Path) -> list[Path]:
@@ -68,7 +76,8 @@ def _channels(data: DictConfig) -> None:
 
 
 def _folder(data: DictConfig, splits: tuple[str, ...]) -> None:
-    root = Path(data.root).expanduser()
+    root = _root(data, "the folder holding train/<class>/<image> and val/<class>/<image>, e.g. "
+                       "data.root=/data/imagenet")
     expected = f"expected {root}/train/<class>/<image> and {root}/val/<class>/<image>"
     classes = {}
     for split in splits:
@@ -103,7 +112,7 @@ CIFAR = {  # name: (title, folder in data.root, files of each split, archive it 
 
 def _cifar(data: DictConfig, splits: tuple[str, ...]) -> None:
     title, folder, files, archive = CIFAR[data.name]
-    root = Path(data.root).expanduser()
+    root = _root(data, f"the folder holding {folder}/ (unpacked from {archive})")
     for name in [name for split in splits for name in files[split]]:
         if not (root / folder / name).is_file():
             raise ValueError(f"{title} not found: {root / folder / name} is missing (expected data.root to hold "
@@ -113,7 +122,7 @@ def _cifar(data: DictConfig, splits: tuple[str, ...]) -> None:
 
 
 def _hf(data: DictConfig, splits: tuple[str, ...]) -> None:
-    root = Path(data.root).expanduser()
+    root = _root(data, "a dataset saved with save_to_disk, or a folder of parquet files named by split")
     expected = ("expected a DatasetDict saved with save_to_disk (dataset_dict.json) or a folder of parquet "
                 "files named by split")
     if not root.is_dir():
@@ -154,24 +163,31 @@ def coco_files(root: str | Path, split: str) -> tuple[Path, Path]:
 
 
 def _coco(data: DictConfig, splits: tuple[str, ...]) -> None:
-    if data.root is None:
-        raise ValueError("data.root is not set: point it at a COCO 2017 folder (train2017/, val2017/, annotations/)")
+    root = _root(data, "a COCO 2017 folder (train2017/, val2017/, annotations/)")
     for split in splits:
-        for path in coco_files(data.root, split):
+        for path in coco_files(root, split):
             if not path.exists():
                 raise ValueError(f"COCO not found: {path} is missing (expected data.root with train2017/, "
                                  "val2017/ and annotations/instances_{train,val}2017.json)")
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
-DATASETS.register("fashion_mnist", DatasetSpec("classification", "ablate.data.fashion_mnist", _fashion_mnist))
-DATASETS.register("digits", DatasetSpec("classification", "ablate.data.digits", _nothing))
+DATASETS.register("fashion_mnist", DatasetSpec("classification", "ablate.data.fashion_mnist", _fashion_mnist, 60000))
+DATASETS.register("digits", DatasetSpec("classification", "ablate.data.digits", _nothing, 1440))
 DATASETS.register("folder", DatasetSpec("classification", "ablate.data.folder", _folder))
-DATASETS.register("cifar10", DatasetSpec("classification", "ablate.data.cifar", _cifar))
-DATASETS.register("cifar100", DatasetSpec("classification", "ablate.data.cifar", _cifar))
+DATASETS.register("cifar10", DatasetSpec("classification", "ablate.data.cifar", _cifar, 50000))
+DATASETS.register("cifar100", DatasetSpec("classification", "ablate.data.cifar", _cifar, 50000))
 DATASETS.register("hf", DatasetSpec("classification", "ablate.data.hf", _hf))
 DATASETS.register("composite", DatasetSpec("detection", "ablate.data.detection.composite", _composite))
 DATASETS.register("coco", DatasetSpec("detection", "ablate.data.detection.coco", _coco))
+
+
+def train_images(data: DictConfig) -> int | None:
+    """How many images a classification run trains on, when known before reading the data: data.train_limit, or
+    the fixed size of the set if smaller."""
+    sizes = [n for n in (data.train_limit, DATASETS[data.name].train_size if data.name in DATASETS else None)
+             if n is not None]
+    return min(sizes) if sizes else None
 
 
 def check_dataset(data: DictConfig, task: str, splits: tuple[str, ...] = ("train", "val")) -> None:

@@ -9,12 +9,12 @@ from ablate.console import Refused
 
 def evaluate(checkpoint: Path, overrides: list[str]) -> str:
     """The checkpoint's top-1/top-5 (classification) or COCO AP (DETR) on the config's validation data."""
-    from ablate.config.checks import rpe_config
+    from ablate.config.checks import check_device_name, rpe_config
     from ablate.data.build import build_val_loader, open_split
     from ablate.data.registry import check_dataset
     from ablate.engine.classification import evaluate_classifier
     from ablate.engine.model import build_model
-    from ablate.engine.resources import cpu_count
+    from ablate.engine.resources import check_device_present, cpu_count
     from ablate.engine.runner import pick_device
     from ablate.models.registry import check_model_name
     from ablate.models.weights import checkpoint_state, load_into
@@ -22,6 +22,8 @@ def evaluate(checkpoint: Path, overrides: list[str]) -> str:
     try:
         with Composer() as composer:
             cfg = composer.config(overrides)
+        check_device_name(cfg.runtime.device)
+        check_device_present(cfg.runtime.device)
         torch.set_num_threads(cfg.runtime.threads or cpu_count())
         if cfg.task == "detection":
             from ablate.engine.detection import evaluate_checkpoint

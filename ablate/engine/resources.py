@@ -19,3 +19,17 @@ def gpu_ids() -> list[str]:
         return [] if not ids or ids[0].startswith("-") else ids
     return [str(i) for i in range(len(list(NVIDIA_GPUS.iterdir())))] if NVIDIA_GPUS.is_dir() else []
 
+
+
+def check_device_present(device: str, key: str = "runtime.device") -> None:
+    """ValueError (one line) when a device (runtime.device, or the option `key`) is a CUDA GPU this machine lacks."""
+    if not device.startswith("cuda"):
+        return
+    gpus = gpu_ids()
+    index = int(device.partition(":")[2] or 0)
+    if not gpus:
+        raise ValueError(f"{key}={device} but this machine has no CUDA GPU: use {key}=cpu (or auto, which takes a "
+                         "GPU when there is one)")
+    if index >= len(gpus):
+        raise ValueError(f"{key}={device} but this machine has {len(gpus)} GPU{'s' if len(gpus) > 1 else ''} "
+                         f"(cuda:0{f' to cuda:{len(gpus) - 1}' if len(gpus) > 1 else ''})")

@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.config.tasks import TASKS
-from ablate.engine.checkpoint import load_checkpoint, save_checkpoint
+from ablate.engine.checkpoint import UnreadableCheckpoint, load_checkpoint, save_checkpoint
 from ablate.engine.distributed import World
 from ablate.engine.optim import Diverged, build_stepper
 from ablate.engine.resources import cpu_count
@@ -100,6 +100,7 @@ class Run:
         self.resumed_at: list[int] = []
         self.size: dict[str, int] = {}
         self.at_resolutions: dict[str, float] = {}
+        self.warnings: list[str] = []  # files of the run set aside because they could not be read
         self.device = self.world.device
 
     def train(self) -> None:
@@ -114,7 +115,13 @@ class Run:
             raise ValueError(f"train.batch_size={cfg.train.batch_size} is larger than the training set")
         groups = task.param_groups(cfg.train.weight_decay, cfg.train.decay_rpe, cfg.train.decay_all)
         step = build_stepper(groups, self.device, cfg.train, task.steps_per_epoch)
-        checkpoint = load_checkpoint(self.run)
+        try:
+            checkpoint = load_checkpoint(self.run)
+        except UnreadableCheckpoint as e:
+            checkpoint = None
+            if self.world.main:  # the others find it gone, or unreadable too: every process starts afresh
+                self.warnings.append(self.run.set_aside(RunDir.CHECKPOINT, f"could not be read ({e})",
+                                                        "the run starts afresh"))
         if checkpoint is None:
             self.size = {"params": count_params(task.model), "macs": count_macs(task.model, task.input_shape)}
         else:
@@ -173,6 +180,17 @@ class Run:
         return {**out, **self.at_resolutions}
 
 
+def error_line(error: BaseException) -> str:
+    """The one line a failed record keeps: the error's type and first line, or for an error raised in a data-loading
+    worker process (which torch re-raises with the worker's whole traceback as its message) the original's last."""
+    text = f"{type(error).__name__}: {error}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "\nOriginal Traceback" in text:
+        kind, _, message = lines[-1].partition(": ")
+        return f"{kind.rpartition('.')[2]}: {message}"
+    return lines[0] if lines else type(error).__name__
+
+
 def interrupted(error: BaseException | None) -> bool:
     """Whether error was raised while handling a KeyboardInterrupt (directly or further back)."""
     while error is not None:
@@ -198,9 +216,9 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         config = OmegaConf.to_container(cfg, resolve=True)
         state, started, status, error = Run(cfg, run, on_epoch, world), now(), COMPLETED, None
         if world.main:
+            state.warnings += run.heal()  # what a killed or damaged attempt left behind
             run.write_config(OmegaConf.to_yaml(cfg))
             run.write_started(overrides, started)
-            run.clear_progress()  # a killed process's last epoch is not this one's
         try:
             state.train()
         except Diverged as e:
@@ -208,14 +226,14 @@ def execute(cfg: DictConfig, directory: Path | RunDir, overrides: list[str],
         except Exception as e:  # a failing run must not stop a sweep: record it and go on
             if interrupted(e):  # Ctrl-C that a library turned into its own error (torch.save's zip writer)
                 raise KeyboardInterrupt from e
-            status, error = FAILED, f"{type(e).__name__}: {e}".splitlines()[0]
+            status, error = FAILED, error_line(e)
             if world.main:
                 run.write_error(traceback.format_exc())
         finally:
             if world.main:
                 run.clear_progress()
         record = new_record(config, run.name, overrides, status, error, state.metrics(), state.resumed_at,
-                            device_name(state.device), started)
+                            device_name(state.device), started, state.warnings)
         if world.main:
             run.write_record(record)
         return record

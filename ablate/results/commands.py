@@ -7,8 +7,12 @@ from rich.table import Table
 
 from ablate.config.tasks import TASKS, headline_of
 from ablate.console import Refused, console, say
-from ablate.results.formats import FORMATS, write_output
-from ablate.results.rundir import experiments, run_dirs
+from ablate.results.formats import FORMATS, check_output, write_output
+from ablate.results.rundir import RunDir, experiments, run_dirs
+from ablate.suggest import did_you_mean
+
+
+NO_RESULTS = "no results directory {} (ablate sweep makes it; or point --results-dir or ABLATE_RESULTS at your results)"
 
 
 def _task_metrics(frame, metric: str | None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -34,11 +38,17 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
 
     if fmt not in FORMATS:
         raise Refused(FORMATS.unknown(fmt))
-    if is_paper_experiment(experiment):
+    if output is not None:
         try:
-            return paper_report(experiment, fmt, results, output, correction, std, baseline)
+            check_output(output)
         except ValueError as e:
             raise Refused(str(e)) from None
+    if is_paper_experiment(experiment):
+        try:
+            paper_report(experiment, fmt, results, output, correction, std, baseline)
+        except ValueError as e:
+            raise Refused(str(e)) from None
+        return _wrote(output, fmt)
     spec = FORMATS[fmt]
     if spec.study is None:
         raise Refused(f"--format {fmt} is for the paper's tables (--experiment paper/<table>)")
@@ -48,7 +58,8 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
     if not existing:
         raise Refused(f"no runs in {results}: run `ablate sweep` first, or point --results-dir at your results")
     if experiment is not None and experiment not in existing:
-        raise Refused(f"no experiment {experiment!r} in {results}; experiments there: {', '.join(existing)}")
+        raise Refused(f"no experiment {experiment!r} in {results}{did_you_mean(experiment, existing)}; experiments "
+                      f"there: {', '.join(existing)}")
     frame = load_records(results, experiment)
     if frame.empty:
         raise Refused(f"no run has finished in {results}" + (f"/{experiment}" if experiment else "")
@@ -63,6 +74,10 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
     if summary.empty:
         raise Refused(f"no completed or diverged runs among {len(frame)} records ({'; '.join(summary.notes)})", 1)
     summary.headline = headline
+    unfinished = sum(not (run / RunDir.RECORD).exists() for run in run_dirs(results, experiment))
+    if unfinished:
+        summary.notes.append(f"{unfinished} unfinished run{'s' if unfinished > 1 else ''} (no record yet: running, "
+                             "stopped or killed) not in the table (ablate ls lists them)")
     if fmt == "table" and output is None:
         text = readable(summary)
         table = Table()
@@ -81,6 +96,15 @@ def report(results: Path, experiment: str | None = None, by: str | None = None, 
         sys.stdout.write(content)
     else:
         write_output(output, content)
+        _wrote(output, fmt)
+
+
+def _wrote(output: Path | None, fmt: str) -> None:
+    """One line on stderr saying what a report wrote into a file (stdout stays the report's, when it has one)."""
+    if output is not None:
+        size = output.stat().st_size
+        shown = f"{size / 1024:.1f} KiB" if size >= 1024 else f"{size} bytes"
+        print(f"wrote {output} ({'md' if fmt == 'table' else fmt}, {shown})", file=sys.stderr)
 
 
 def _row(run) -> tuple:
@@ -99,6 +123,12 @@ def _row(run) -> tuple:
 
 def list_runs(results: Path, experiment: str | None = None) -> None:
     """Print the runs by experiment, then start time, the overrides every run of one shares said once."""
+    if not results.is_dir():
+        raise Refused(NO_RESULTS.format(results))
+    existing = experiments(results)
+    if experiment is not None and experiment not in existing:
+        raise Refused(f"no experiment {experiment!r} in {results}{did_you_mean(experiment, existing)}; experiments "
+                      f"there: {', '.join(existing) or 'none'}")
     rows = [_row(run) for run in run_dirs(results, experiment)]
     if not rows:
         say(f"no runs in {results}")
@@ -124,7 +154,10 @@ def migrate_runs(results: Path) -> int:
     from ablate.results.migrate import migrate
 
     if not results.is_dir():
-        raise Refused(f"no results directory {results}")
+        raise Refused(NO_RESULTS.format(results))
+    if not experiments(results):
+        say(f"no runs in {results}: nothing to migrate")
+        return 0
     outcome = migrate(results)
     for moved in outcome["moved"]:
         console.print(f"  {moved}")

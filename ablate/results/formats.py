@@ -12,6 +12,7 @@ from importlib import import_module
 from pathlib import Path
 
 from ablate.registry import Registry
+from ablate.writable import unwritable
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,20 @@ FORMATS.register("png", ReportFormat(".png", True, "ablate.results.study_figure:
                                      "a figure: metrics over seeds and training curves (needs --output)"))
 
 
-def write_output(path: Path, content: str | bytes) -> None:
-    """Write a report file whole or not at all (temporary file beside it, then rename)."""
+def check_output(path: Path) -> None:
+    """ValueError (one line) unless path can be written as a file: not a folder, in a folder that is or can be made."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--output {path} is a folder: give a file name in it, e.g. {path / 'table.md'}")
+    problem = unwritable(path.parent)
+    if problem is not None:
+        raise ValueError(f"--output {path}: its folder {path.parent.absolute()} {problem}")
+
+
+def write_output(path: Path, content: str | bytes) -> None:
+    """Write a report file whole or not at all (temporary file beside it, then rename), making its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(content.encode() if isinstance(content, str) else content)

@@ -104,11 +104,12 @@ def migrate(results: Path) -> dict[str, list[str]]:
                 outcome["current"].append(run.name)
                 continue
         else:  # unfinished: its config.yaml says what it is, and its checkpoint resumes it under the new hash
-            if not (run / RunDir.CONFIG).is_file():
+            try:
+                config = OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG), resolve=True)
+                new, config = None, upgrade_config(config, config_schema(config))
+            except Exception:  # absent, or not a config (YAML, OmegaConf and the upgrade raise many kinds): leave it
                 outcome["skipped"].append(run.name)
                 continue
-            config = OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG), resolve=True)
-            new, config = None, upgrade_config(config, config_schema(config))
         target = run.path.parent / config_hashes(config)[0][:12]
         if new is None and target == run.path:
             outcome["current"].append(run.name)

@@ -1,7 +1,8 @@
 """Run records: what a record holds, how a run's identity is hashed, and strict JSON for both.
 
 A record: status and error; identity (config hash, group hash without the seed, overrides); final
-metrics; the epochs a run resumed at; provenance; the resolved config. Where records live on disk is
+metrics; the epochs a run resumed at; provenance; the resolved config; warnings, when files of the run had to
+be set aside. Where records live on disk is
 ablate.results.rundir's business.
 """
 import hashlib
@@ -51,8 +52,9 @@ def now() -> str:
 
 def new_record(config: dict, run_id: str, overrides: list[str], status: str, error: str | None,
                metrics: dict | None = None, resumed_at: list[int] | None = None, device: str | None = None,
-               started: str | None = None) -> dict:
-    """A run's final record from its resolved config and outcome."""
+               started: str | None = None, warnings: list[str] | None = None) -> dict:
+    """A run's final record from its resolved config and outcome (warnings: files of the run set aside because
+    they could not be read, only when there were some)."""
     config_hash, group_hash = config_hashes(config)
     return {
         "schema": RECORD_SCHEMA, "run_id": run_id, "experiment": config["name"], "task": config.get("task"),
@@ -62,6 +64,7 @@ def new_record(config: dict, run_id: str, overrides: list[str], status: str, err
         "resumed_at_epochs": resumed_at or [],
         "provenance": {**provenance(device), "started": started or now(), "finished": now()},
         "config": config,
+        **({"warnings": list(warnings)} if warnings else {}),
     }
 
 

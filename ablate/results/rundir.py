@@ -14,10 +14,17 @@ Crash safety: every file but metrics.jsonl is replaced atomically (temporary fil
 rename), so a reader sees the old or the new version, whole; metrics.jsonl only grows by whole
 fsynced lines, and a resumed run rewrites it from its checkpoint. The record is the source of truth:
 a directory is finished when, and only when, its record says completed or diverged.
+
+Healing: readers take any bytes (a file of garbage reads as absent, a metrics line that is not one ends the
+metrics). A run that starts again sets aside, under its lock, what it cannot read (a record, metrics.jsonl,
+and through the engine its checkpoint), as <name>.corrupt-<UTC time> beside it, kept for a human and named in a
+warning, and removes the temporary files of writers that were killed; a finished record removes the error.txt
+of an earlier attempt.
 """
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -81,9 +88,9 @@ class RunDir:
                 record = json.loads(f.read())
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError) as e:  # a byte that is not UTF-8 is a ValueError too
             raise ValueError(f"unreadable record {path}: {e}") from None
-        if not isinstance(record, dict) or "status" not in record:
+        if not _is_record(record):
             raise ValueError(f"unreadable record {path}: not a run record")
         return record
 
@@ -95,19 +102,29 @@ class RunDir:
             return None
         return record if record is not None and record["status"] in FINISHED else None
 
-    def metrics(self) -> list[dict]:
-        """The per-epoch metrics lines (a torn last line from a kill is ignored)."""
-        rows = []
+    def _metrics_lines(self) -> tuple[list[dict], int | None, bool]:
+        """(rows up to the first line that is not an epoch's, that line's number or None, whether it is the last
+        line and unterminated: torn by a kill while it was appended)."""
         try:
-            with open(self.path / self.METRICS) as f:
-                for line in f:
-                    try:
-                        rows.append(json.loads(line))
-                    except ValueError:
-                        break
-        except FileNotFoundError:
-            pass
-        return rows
+            with open(self.path / self.METRICS, "rb") as f:
+                lines = f.read().split(b"\n")
+        except OSError:  # absent (or not a file): no epochs
+            return [], None, False
+        rows: list[dict] = []
+        for number, line in enumerate(lines[:-1] if lines[-1] == b"" else lines, 1):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            if not (isinstance(row, dict) and isinstance(row.get("epoch"), int)):
+                return rows, number, number == len(lines)
+            rows.append(row)
+        return rows, None, False
+
+    def metrics(self) -> list[dict]:
+        """The per-epoch metrics lines, up to the first that cannot be read (a torn last line from a kill,
+        or damage: see heal)."""
+        return self._metrics_lines()[0]
 
     def _json(self, name: str) -> dict | None:
         """A small JSON file of the run, None if it is absent or unreadable (these are informational)."""
@@ -140,10 +157,10 @@ class RunDir:
 
     def overrides(self, record: dict | None) -> list[str]:
         """The overrides the run was made with: its record's (as read by the caller), else those it was started with."""
-        identity = (record or {}).get("identity") or {}
-        if "overrides" in identity:
-            return list(identity["overrides"])
-        return list((self.started() or {}).get("overrides", []))
+        for source in ((record or {}).get("identity") or {}, self.started() or {}):
+            if isinstance(source.get("overrides"), list):
+                return [str(o) for o in source["overrides"]]
+        return []
 
     def locked(self) -> bool:
         """Whether a process holds the run's lock now."""
@@ -191,6 +208,34 @@ class RunDir:
             return None
 
     # Writing -----------------------------------------------------------------------------------------------
+
+    def set_aside(self, name: str, why: str, then: str) -> str:
+        """Move <run>/name to name.corrupt-<UTC time> beside it (kept for a human); the warning that says so."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        kept, n = self.path / f"{name}.corrupt-{stamp}", 1
+        while kept.exists():  # set aside twice within a second
+            kept, n = self.path / f"{name}.corrupt-{stamp}-{n}", n + 1
+        os.replace(self.path / name, kept)
+        return f"{self.path / name} {why}: kept as {kept.name}; {then}"
+
+    def heal(self) -> list[str]:
+        """Before a run starts again, holding its lock: set aside a record or metrics.jsonl that cannot be read,
+        remove the temporary files of killed writers and the last run's progress; the warnings, one per file."""
+        warnings = []
+        try:
+            self.record()
+        except ValueError as e:
+            why = str(e).split(": ", 1)[1] if ": " in str(e) else str(e)
+            warnings.append(self.set_aside(self.RECORD, f"could not be read ({why})",
+                                           "the run is finished again from its checkpoint"))
+        _, bad, torn = self._metrics_lines()
+        if bad is not None and not torn:
+            warnings.append(self.set_aside(self.METRICS, f"line {bad} is not an epoch's metrics",
+                                           "they are rewritten from the checkpoint (or the run starts afresh)"))
+        for stale in self.path.glob(".*.tmp*"):  # only a lock holder writes: these writers are dead
+            stale.unlink(missing_ok=True)
+        self.clear_progress()
+        return warnings
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -256,8 +301,10 @@ class RunDir:
         self.replace(self.ERROR, text)
 
     def write_record(self, record: dict) -> None:
-        """record.json, atomically."""
+        """record.json, atomically; a finished run keeps no error.txt of an earlier attempt."""
         self.replace(self.RECORD, dumps(record, indent=1, default=str))
+        if record.get("status") in FINISHED:
+            (self.path / self.ERROR).unlink(missing_ok=True)
 
     def fail(self, config: dict, overrides: list[str], why: str) -> dict:
         """Record, under the lock, that the run ended without writing its own record; RunBusy if it is still held."""
@@ -265,6 +312,13 @@ class RunDir:
             record = failed_record(config, self.name, overrides, f"the run ended without writing a record ({why})")
             self.write_record(record)
         return record
+
+
+def _is_record(data: object) -> bool:
+    """Whether parsed JSON has a record's shape: a status, and dicts where a record has them."""
+    return (isinstance(data, dict) and isinstance(data.get("status"), str)
+            and all(data.get(key) is None or isinstance(data[key], dict)
+                    for key in ("metrics", "identity", "provenance", "config")))
 
 
 def run_dirs(results: Path | str, experiment: str | None = None) -> Iterator[RunDir]:

@@ -18,6 +18,7 @@ from ablate.results.rundir import RunDir  # noqa: E402
 from ablate.stats.claims import ALPHA  # noqa: E402
 
 MAX_METRIC_PANELS = 3
+CURVE_NAMES = {"loss": "validation loss", "train_loss": "training loss"}  # what metrics.jsonl's losses are
 
 
 def setting_labels(summary: Summary) -> list[str]:
@@ -59,6 +60,9 @@ def _points(ax, summary: Summary, metric: str, labels: list[str]) -> None:
         else:
             ax.text(0.02, y, "no value", va="center", fontsize=7, color="gray", transform=ax.get_yaxis_transform())
     ax.set_yticks(ys, labels, fontsize=8)
+    if any(labels):  # the first panel names the settings for the row
+        ax.set_ylabel(", ".join(summary.factors) or "setting", fontsize=8)
+    ax.set_title(f"{metric} of each setting", fontsize=9)
     ax.set_xlabel(f"{metric} (mean, 95% interval over seeds; dots: seeds)", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
 
@@ -77,6 +81,7 @@ def _differences(ax, summary: Summary, metric: str, labels: list[str]) -> None:
                         color="#c44e52", markerfacecolor="#c44e52" if found else "white", zorder=3)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_title(f"{metric}: each setting against the baseline", fontsize=9)
     ax.set_xlabel(f"Δ{metric} vs baseline (95% interval, paired by seed; filled: adjusted p ≤ {ALPHA:g})",
                   fontsize=8)
     ax.grid(axis="x", alpha=0.3)
@@ -95,7 +100,9 @@ def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> bool:
         drawn = True
     ax.set_xlabel("epoch", fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(f"{metric} (mean ± one sd over seeds)", fontsize=8)
+    name = CURVE_NAMES.get(metric, metric)
+    ax.set_title(f"{name} per epoch", fontsize=9)
+    ax.set_ylabel(f"{name} (mean ± one sd over seeds)", fontsize=8)
     ax.grid(alpha=0.3)
     if not drawn:
         ax.text(0.5, 0.5, "no metrics.jsonl", transform=ax.transAxes, ha="center", color="gray")
@@ -128,6 +135,7 @@ def _resolutions(ax, summary: Summary, labels: list[str]) -> None:
     ax.set_xticks([x for x, _ in points])
     ax.set_xlabel("test resolution (px; the first is the training one)" if train else "test resolution (px)",
                   fontsize=8)
+    ax.set_title(f"{headline} at each test resolution", fontsize=9)
     ax.set_ylabel(f"{headline} (mean ± one sd over seeds)", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, title=", ".join(summary.factors), title_fontsize=7)
@@ -158,7 +166,10 @@ def to_png(summary: Summary) -> bytes:
             ax.legend(fontsize=7, title=", ".join(summary.factors), title_fontsize=7)
     if tested:
         _resolutions(fig.add_subplot(grid[row + 1, :]), summary, labels)
-    fig.tight_layout()
+    experiments = ", ".join(sorted({str(e) for e in summary.runs["experiment"]}))
+    fig.suptitle(f"{experiments}: {len(summary.table)} setting{'s' if len(summary.table) > 1 else ''}, "
+                 f"{len(summary.runs)} runs", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title above the panels
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)

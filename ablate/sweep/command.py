@@ -9,6 +9,7 @@ from rich.live import Live
 from ablate.config.compose import ConfigError
 from ablate.config.tasks import TASKS
 from ablate.console import Refused, console, say
+from ablate.engine.resources import check_device_present
 from ablate.results.records import FAILED
 from ablate.results.rundir import RunBusy
 from ablate.sweep.launchers import LAUNCHERS, check_launcher, run, split_settings
@@ -31,12 +32,12 @@ def results_option(results: Path) -> list[str]:
     return [] if results == DEFAULT_RESULTS.absolute() else ["--results-dir", str(results)]
 
 
-def summary(record: dict) -> str:
-    """The record's status, then its report metrics and error."""
+def summary(record: dict, error: bool = True) -> str:
+    """The record's status, then its report metrics (and its error)."""
     metrics = record.get("metrics") or {}
     shown = TASKS[record["task"]].report if record.get("task") in TASKS else ()
     parts = [f"{k} {metrics[k]:.2f}" for k in shown if isinstance(metrics.get(k), (int, float))]
-    if record.get("error"):
+    if error and record.get("error"):
         parts.append(record["error"])
     return f"{record['status']}  " + "  ".join(parts)
 
@@ -55,6 +56,16 @@ def _first_line(planned: list[Job], results: Path) -> str:
             f"{len(planned) - done} to do, in {where}")
 
 
+def check_devices(planned: list[Job]) -> None:
+    """ConfigError unless this machine has the devices the runs to do ask for (runs on a cluster's nodes are
+    not checked here: the login node may have no GPU)."""
+    for device in sorted({str(job.resolved["runtime"]["device"]) for job in planned if not job.done}):
+        try:
+            check_device_present(device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
+
 def train(overrides: list[str], results: Path) -> int:
     """Train and evaluate one run (resuming it; a finished run is not trained again)."""
     from ablate.engine.distributed import env_rank, joined
@@ -63,6 +74,7 @@ def train(overrides: list[str], results: Path) -> int:
 
     console.quiet = env_rank() > 0  # under torchrun every process runs this; rank 0 speaks for all
     job = plan_runs(overrides, results, sweep=False)[0]
+    check_devices([job])
     say(f"experiment {job.resolved['name']}: run {job.directory.name} ({job.label}), in {job.directory.parent}")
     if job.done:
         say(f"already done: {summary(job.run.record())}")
@@ -85,6 +97,8 @@ def train(overrides: list[str], results: Path) -> int:
         say(f"resume with: {command_line('train', [*overrides, *results_option(results)])}")
         return INTERRUPTED_EXIT
     say(f"{record['status']}: {job.directory}  {summary(record).removeprefix(record['status']).strip()}")
+    for warning in record.get("warnings", []):
+        say(f"  warning: {warning}")
     return 1 if record["status"] == FAILED else 0
 
 
@@ -107,6 +121,8 @@ def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: int 
 
         study = study_of(overrides, results, max_seeds)
     planned = plan_runs(overrides, results, sweep=True)
+    if LAUNCHERS[launcher].on_this_machine:
+        check_devices(planned)
     names = sorted({str(job.resolved["name"]) for job in planned})
     from ablate.results.migrate import stale
 
@@ -154,17 +170,23 @@ def _run(planned: list[Job], jobs: int, launcher: str, settings: list[str], resu
          purpose: dict[Path, str] | None = None) -> list[str] | None:
     """Run the jobs not done with a live view, one line per run as it ends (with what it is for); their statuses,
     or None after Ctrl-C (having said what was saved and how to resume)."""
-    from ablate.sweep.display import SweepView, duration  # the engine loads only to run
+    from ablate.sweep.display import EpochLines, SweepView, duration  # the engine loads only to run
 
     progress = Progress(planned, min(jobs, max(1, sum(not job.done for job in planned))))
+    lines = None if console.is_terminal else EpochLines(progress, say)  # piped: a plain line per epoch
 
     def ended(job: Job, record: dict) -> None:
+        if lines is not None:
+            lines.flush(job)
         why = f"for {purpose[job.directory]}  " if purpose and job.directory in purpose else ""
-        say(f"  {job.directory.name}  {summary(record)}  ({duration(progress.durations[job.directory])})  "
-            f"{why}{job.label}", fit=True)
+        say(f"  {job.directory.name}  {summary(record, error=False)}  ({duration(progress.durations[job.directory])})"
+            f"  {why}{job.label}", fit=True)
+        notes = [record["error"]] if record.get("error") else []
+        for note in notes + [f"warning: {w}" for w in record.get("warnings", [])]:
+            say(f"    {note}")  # each on its own line: never cut, whatever the width
 
     try:
-        with Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
+        with lines or Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
             run(launcher, settings, planned, results, progress, jobs, on_end=ended)
     except KeyboardInterrupt:
         _interrupted(planned, progress, command)

@@ -1,5 +1,6 @@
 """The sweep's live view (rich): runs done/total, ETA, and each running run's epoch, in-epoch progress bar,
-images/s and latest metric, re-read from the run directories at every refresh.
+images/s and latest metric, re-read from the run directories at every refresh. Without a terminal (output piped
+or logged) a sweep prints one plain line per finished epoch of each run instead (EpochLines).
 
 The ETA is recomputed at every refresh from what the runs have done so far (ablate.sweep.progress): a
 whole run takes the mean time of the runs completed in this sweep (before any has, a running run's
@@ -8,7 +9,10 @@ needs its share of that, blended with its own pace as it progresses; the waiting
 whichever worker frees first.
 """
 import heapq
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Group
 from rich.progress_bar import ProgressBar
@@ -120,3 +124,50 @@ class SweepView:
             table.add_row(job.label, epoch, in_epoch, rate, _headline(rows[-1]) if rows else "",
                           duration(now - p.running.get(directory, now)))
         return Group(head, table)
+
+
+def epoch_line(job: Job, row: dict) -> str:
+    """One finished epoch of a run: its directory, the epoch, its metrics and time, then what the run is."""
+    shown = [f"{k} {row[k]:.4g}" for k in (headline_of(row), "loss", "train_loss")
+             if k and isinstance(row.get(k), (int, float))]
+    seconds = row.get("epoch_time_s")
+    return "  ".join(["", job.directory.name, f"epoch {row['epoch'] + 1}/{job.config.train.epochs}", *shown,
+                      duration(seconds) if isinstance(seconds, (int, float)) else "", job.label])
+
+
+class EpochLines:
+    """The live view's stand-in without a terminal: a thread that reads the running runs' metrics.jsonl twice a
+    second and writes a line for each epoch they finish. A line is written for each metrics row not seen before:
+    the epochs a resumed run kept are not repeated, those of a run that had to start afresh are."""
+
+    INTERVAL_S = 0.5
+
+    def __init__(self, progress: Progress, write: Callable[[str], None]):
+        self.progress, self.write = progress, write
+        self.by_dir = {job.directory: job for job in progress.jobs}
+        self.seen: dict[Path, list[dict]] = {}  # directory -> its metrics rows when last read
+        self.lock, self.stop = threading.Lock(), threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "EpochLines":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(self.INTERVAL_S):
+            for directory in list(self.progress.running):
+                self.flush(self.by_dir[directory])
+
+    def flush(self, job: Job) -> None:
+        """Write the lines of the job's epochs finished since the last call (before its end line, say)."""
+        with self.lock:
+            rows = job.run.metrics()
+            seen = self.seen.get(job.directory, self.progress.kept.get(job.directory, []))
+            for i, row in enumerate(rows):
+                if i >= len(seen) or row != seen[i]:
+                    self.write(epoch_line(job, row))
+            self.seen[job.directory] = rows

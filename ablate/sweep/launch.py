@@ -22,6 +22,7 @@ from queue import SimpleQueue
 
 from ablate.engine.resources import PLACED, cpu_count, gpu_ids
 from ablate.engine.runner import execute
+from ablate.results.records import FAILED
 from ablate.results.rundir import RunBusy
 from ablate.sweep.outcome import BUSY, INTERRUPTED, settle
 from ablate.sweep.plan import Job
@@ -34,6 +35,8 @@ def _in_process(job: Job) -> dict:
         return execute(job.config, job.directory, job.overrides)
     except RunBusy as e:
         return {"status": BUSY, "error": str(e)}
+    except OSError as e:  # its directory could not be written (a full disk): unrecorded, so the next sweep retries it
+        return {"status": FAILED, "error": f"{job.directory} could not be written: {e.strerror or e}"}
 
 
 class Workers:

@@ -68,7 +68,7 @@ def split_settings(overrides: list[str]) -> tuple[list[str], list[str]]:
 def check_launcher(name: str, settings: list[str]) -> None:
     """Raise ConfigError (one line) for an unknown launcher, a missing config, or a setting it does not have."""
     if name not in LAUNCHERS:
-        raise ConfigError(f"unknown launcher {name!r} (available: {', '.join(LAUNCHERS)})")
+        raise ConfigError(LAUNCHERS.unknown(name))
     if not LAUNCHERS[name].hydra:
         if settings:
             raise ConfigError(f"{settings[0]} configures a launcher: add --launcher NAME")

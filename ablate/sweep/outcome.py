@@ -4,6 +4,7 @@ a launcher or worker says (a Slurm job can report success after an exception; a 
 Besides a record's statuses (completed, failed, diverged), a launch can end BUSY (another process holds the
 run) or INTERRUPTED (Ctrl-C stopped it; its last finished epoch is saved).
 """
+from ablate.results.records import FAILED
 from ablate.results.rundir import RUNNING, RunBusy, RunDir
 
 BUSY, INTERRUPTED = "busy", "interrupted"
@@ -21,3 +22,5 @@ def settle(run: RunDir, config: dict, overrides: list[str], said: str, since: in
         return run.fail(config, overrides, said)
     except RunBusy:
         return {"status": RUNNING, "error": f"{run.path} is still being run ({said})"}
+    except OSError as e:  # a full disk: the run stays unrecorded, and the next sweep runs it again
+        return {"status": FAILED, "error": f"{said}; its record could not be written either ({e.strerror or e})"}

@@ -4,8 +4,6 @@ Planning never imports torch: configs come from ablate.config (each group select
 checks from the task registry (ablate.config.tasks), run directories from ablate.results.rundir.
 """
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -14,6 +12,7 @@ from ablate.config.compose import Composer, ConfigError
 from ablate.config.naming import filed_name
 from ablate.config.tasks import check_config
 from ablate.results.rundir import RunDir
+from ablate.writable import unwritable
 
 
 class Job:
@@ -51,24 +50,10 @@ class Job:
 
 
 def check_writable(results: Path) -> None:
-    """Raise ConfigError unless results is (or can be created as) a writable directory.
-
-    Permission bits do not tell (root passes every access check, /proc refuses root), so a directory is
-    made and removed in the deepest existing folder: nothing is left behind.
-    """
-    path = Path(results).absolute()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"results directory {path} is not a directory")
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"results directory {path} cannot be created: {existing} is not a directory")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".ablate-probe-", dir=existing))
-    except OSError as e:
-        raise ConfigError(f"results directory {path} cannot be created in {existing} ({e.strerror}): "
-                          "choose another with --results-dir") from None
+    """Raise ConfigError unless results is (or can be created as) a writable directory."""
+    problem = unwritable(results)
+    if problem is not None:
+        raise ConfigError(f"results directory {Path(results).absolute()} {problem}: choose another with --results-dir")
 
 
 def _checked(config: dict, overrides: list[str], many: bool) -> None:

@@ -29,13 +29,15 @@ class Progress:
     jobs: list[Job]
     workers: int
     running: dict[Path, float] = field(default_factory=dict)  # directory -> start time
+    kept: dict[Path, list[dict]] = field(default_factory=dict)  # directory -> its epochs' metrics when it started
     began: dict[Path, float] = field(default_factory=dict)  # directory -> fraction done when it started
     ended: dict[Path, dict] = field(default_factory=dict)  # directory -> record (or a busy marker)
     durations: dict[Path, float] = field(default_factory=dict)  # directory -> seconds it ran
 
     def start(self, job: Job) -> None:
         """Mark a job as running (a resumed one has part of its work done already)."""
-        self.began[job.directory] = kept_fraction(job)
+        self.kept[job.directory] = job.run.metrics()
+        self.began[job.directory] = fraction(self.kept[job.directory], None, job.config.train.epochs)
         self.running[job.directory] = time.monotonic()
 
     def end(self, job: Job, record: dict) -> None:

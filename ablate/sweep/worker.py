@@ -2,8 +2,8 @@
 
 Exit codes: 0 the run ended and wrote its record (completed, failed or diverged); BUSY_EXIT another
 process holds the run; INTERRUPTED_EXIT Ctrl-C (SIGINT) stopped it, its last finished epoch saved;
-anything else means the worker itself died (the launcher then settles the run from its directory:
-ablate.results.rundir.RunDir.settle).
+anything else means the worker itself died or could not write the run's directory (the launcher then settles
+the run from its directory: ablate.sweep.outcome.settle).
 """
 import json
 import sys
@@ -29,6 +29,9 @@ def main() -> int:
         return BUSY_EXIT
     except KeyboardInterrupt:
         return INTERRUPTED_EXIT
+    except OSError as e:  # the run directory could not be written: the launcher's settling says so
+        print(f"{job['directory']} could not be written: {e.strerror or e}", file=sys.stderr)
+        return 1
     return 0
 
 

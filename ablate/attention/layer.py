@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from torch import Tensor, nn
 
-from ablate.attention.backends import CHOICES, attention_function, resolve
+from ablate.attention.backends import CHOICES, attention_function, load, resolve
 from ablate.rpe.config import RPEConfig
 from ablate.pe.interface import AttentionEncoding, Grid
 from ablate.rpe.lookup import build_rpe, site_parts
@@ -64,6 +64,18 @@ class EncodedAttention(nn.Module):
     """An attention layer's encodings: iRPE's sites (rpe_q, rpe_k, rpe_v, the authors' names) and at most one
     other encoding (`pe`), whose parameters are saved on the layer itself."""
 
+    @property
+    def backend(self) -> str:
+        """The attention backend this layer runs (a choice of ablate.attention.backends.CHOICES)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, choice: str) -> None:
+        if choice not in CHOICES:
+            raise ValueError(f"invalid attention backend {choice!r}: expected one of {', '.join(CHOICES)}")
+        load(choice)  # now, so that a forward traced by torch.compile never imports (a graph break)
+        self._backend = choice
+
     def init_encodings(self, rpe: RPEConfig | None, head_dim: int, num_heads: int) -> None:
         """Build the iRPE sites; the other encoding comes later, from the model (set_encoding)."""
         self.rpe_q, self.rpe_k, self.rpe_v = build_rpe(rpe, head_dim, num_heads)
@@ -99,8 +111,6 @@ class RPEAttention(EncodedAttention):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
-        if backend not in CHOICES:
-            raise ValueError(f"invalid attention backend {backend!r}: expected one of {', '.join(CHOICES)}")
         self.num_heads, self.head_dim = num_heads, dim // num_heads
         self.backend = backend
         self.grid: tuple[int, int] | None = None

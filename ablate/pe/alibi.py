@@ -3,11 +3,10 @@ between patches, with fixed per-head slopes m_h = 2^(-8h/heads), h = 1..heads, a
 tokens are at distance 0 from everything. Nothing is learned; every grid gets its own distances, so a
 larger test grid extends the same rule.
 """
-from functools import lru_cache
-
 import torch
 from torch import Tensor
 
+from ablate.pe.constant import grid_constant
 from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
 from ablate.pe.terms import BucketLogits
 
@@ -17,9 +16,13 @@ def slopes(num_heads: int) -> Tensor:
     return 2.0 ** (-8.0 * torch.arange(1, num_heads + 1, dtype=torch.float64) / num_heads)
 
 
-@lru_cache(maxsize=64)
-def distance_buckets(grid: Grid, device: torch.device = torch.device("cpu")) -> tuple[Tensor, Tensor]:
-    """((L, L) bucket of each pair, (buckets,) distance of each bucket): one bucket per (dy, dx), the last is 0."""
+@grid_constant
+def distance_buckets(height: int, width: int, prefix: int,
+                     device: torch.device = torch.device("cpu")) -> tuple[Tensor, Tensor]:
+    """((L, L) bucket of each pair, (buckets,) distance of each bucket): one bucket per (dy, dx), the last is 0.
+
+    The grid comes as plain ints: torch.compile calls this while tracing, and passes it only constants."""
+    grid = Grid(height, width, prefix)
     rows = torch.arange(grid.height, device=device).repeat_interleave(grid.width)
     cols = torch.arange(grid.width, device=device).repeat(grid.height)
     dy, dx = rows[:, None] - rows[None, :], cols[:, None] - cols[None, :]
@@ -41,7 +44,7 @@ class ALiBi(AttentionEncoding):
 
     def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
         """-m_h times each bucket's distance, read by pair."""
-        ids, distance = distance_buckets(grid, q.device)
+        ids, distance = distance_buckets(grid.height, grid.width, grid.prefix, q.device)
         table = -self.slopes[:, None] * distance.to(self.slopes.dtype)
         return [BucketLogits(table[None, :, None, :], ids)]
 

@@ -4,11 +4,10 @@ Tokens are numbered row-major after the prefix tokens (class/distillation tokens
 pair is pos(query) - pos(key). Every pair touching a prefix token reads one extra bucket, the last one.
 Site-level methods are euc, quant, product, and the two axes of cross: cross_rows and cross_cols.
 """
-from functools import lru_cache
-
 import torch
 from torch import Tensor
 
+from ablate.pe.constant import grid_constant
 from ablate.rpe.index import INDEX_FUNCTIONS
 
 SITE_METHODS = ("euc", "quant", "product", "cross_rows", "cross_cols")
@@ -48,7 +47,7 @@ def _offset_ids(method: str, ratio: float, dr: Tensor, dc: Tensor, index: str) -
     return (index_fn(dr, alpha, beta, gamma) + b) * (2 * b + 1) + index_fn(dc, alpha, beta, gamma) + b
 
 
-@lru_cache(maxsize=256)
+@grid_constant
 def bucket_map(method: str, ratio: float, height: int, width: int, prefix: int = 0,
                index: str = "piecewise", device: torch.device | str = "cpu") -> Tensor:
     """(prefix + H*W, prefix + H*W) int64 bucket ids of a site-level method; cached, do not modify."""

@@ -139,7 +139,8 @@ class RPEAttention(EncodedAttention):
             raise ValueError("RPEAttention takes no attn_mask/is_causal: pass key padding to rpe_attention")
         batch, length, dim = x.shape
         qkv = self.qkv(x).reshape(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = self.q_norm(qkv[0]), self.k_norm(qkv[1]), qkv[2]
+        q, k, v = qkv.unbind(0)  # one backward (a stack), where indexing would zero-fill a full-size gradient thrice
+        q, k = self.q_norm(q), self.k_norm(k)
         encodings = self.encodings()
         if encodings and self.grid is None:
             raise ValueError("RPEAttention.grid is not set: the model must set (H, W) before the blocks run")

@@ -29,7 +29,8 @@ class Backend:
 BACKENDS: Registry[Backend] = Registry("attention backend")
 BACKENDS.register("eager", Backend("ablate.attention.backends.eager", "the reference: logits, softmax, dropout, A @ V"))
 BACKENDS.register("sdpa", Backend("ablate.attention.backends.sdpa", "torch's fused attention with the logit terms "
-                                  "gathered into one float mask; V terms take the eager route"))
+                                  "gathered into one float mask; V terms, and on a CPU terms that need a gradient, "
+                                  "take the eager route"))
 BACKENDS.register("flex", Backend("ablate.attention.backends.flex", "FlexAttention reading the bucket tables in a "
                                   "score_mod; forward only on CPU, no dropout; V terms take the eager route"))
 BACKENDS.register("triton", Backend("ablate.attention.backends.triton", "our fused Triton kernels: every term, V included, "

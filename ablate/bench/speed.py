@@ -58,14 +58,20 @@ class Timer:
 
     def medians(self, fns: list[Callable[[], None]], steps: int, warmup: int) -> list[float]:
         """Median seconds of each step function, the functions taking turns (a busy machine slows them alike)."""
+        return [statistics.median(record) for record in self.rounds(fns, steps, warmup)]
+
+    def rounds(self, fns: list[Callable[[], None]], steps: int, warmup: int) -> list[list[float]]:
+        """Seconds of each step function in each of `steps` rounds after `warmup` untimed ones; every function
+        runs once per round, in an order that turns round by round, so none always follows the same one."""
         for _ in range(warmup):
             for fn in fns:
                 fn()
         times: list[list[float]] = [[] for _ in fns]
-        for _ in range(steps):
-            for fn, record in zip(fns, times):
-                record.append(self._seconds(fn))
-        return [statistics.median(record) for record in times]
+        for round_ in range(steps):
+            shift = round_ % len(fns)
+            for i in list(range(len(fns)))[shift:] + list(range(len(fns)))[:shift]:
+                times[i].append(self._seconds(fns[i]))
+        return times
 
     def _seconds(self, step: Callable[[], None]) -> float:
         if self.device.type == "cuda":

@@ -476,6 +476,9 @@ def bench(model: Annotated[str | None, typer.Option(help="A model name (default:
         fail(problems[0])
     env = b.environment(dev)
     console.print(f"{env['device']}  torch {env['torch']}  triton {env['triton']}  CUDA {env['cuda']}")
+    if not backends:
+        for line in b.left_out(dev):
+            console.print(f"  {line}")
     if layer:
         table = Table(title=f"one attention layer, DeiT-S shape, batch {batch or 8}, median of {steps}")
         for column in ("RPE", "backend", "pass", "eager ms", "backend ms", "backend / eager"):

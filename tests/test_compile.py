@@ -80,3 +80,29 @@ def test_grid_constant_survives_a_graph_break() -> None:
     x = torch.zeros(5)
     assert torch.equal(torch.compile(f)(x), torch.arange(5.0)) and torch.equal(f(x), torch.arange(5.0))
     assert calls == [5]
+
+
+def test_runtime_compile_compiles_the_model_in_place_and_is_no_part_of_a_runs_identity(cli, results, monkeypatch):
+    """runtime.compile=true compiles the run's model (Module.compile: its keys and hooks stay); the same run without
+    it is already done. Compilation itself is replaced by a record of the call (inductor takes minutes here)."""
+    from conftest import FAST
+
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kwargs: compiled.append(type(self).__name__))
+    first = cli("train", *FAST, "rpe=irpe_k", "runtime.compile=true", results=results)
+    assert first.exit_code == 0 and "completed" in first.output, first.output
+    assert compiled == ["RPEVisionTransformer"]
+    again = cli("train", *FAST, "rpe=irpe_k", results=results)
+    assert again.exit_code == 0 and "already done" in again.output, again.output
+
+
+def test_the_no_cuda_runtime_notice_of_inductors_cpu_path_is_dropped_and_nothing_else() -> None:
+    import logging
+
+    from ablate.attention.compiler import quiet_cuda_probe
+
+    quiet_cuda_probe()
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    notice = logging.makeLogRecord({"msg": "No CUDA runtime is found, using CUDA_HOME='%s'", "args": ("/usr/local",)})
+    other = logging.makeLogRecord({"msg": "Emitting ninja build file %s", "args": ("build.ninja",)})
+    assert not logger.filter(notice) and logger.filter(other)

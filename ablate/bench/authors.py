@@ -6,10 +6,10 @@ PATH is the authors' DeiT folder, from `git clone https://github.com/microsoft/C
 Nothing of theirs is copied here: their irpe.py is imported from PATH (their torch path: without rpe_ops built,
 as on a CPU); their attention layer's forward (rpe_vision_transformer.py, which imports timm 0.3 names that
 today's timm lacks) is restated here step for step: q, k, v indexed out of the projection, q scaled in place,
-logits q k^T + rpe_k(q) + rpe_q(k * s)^T added in place, softmax, times v, plus rpe_v(attention). Both layers are DeiT-S shaped
-(dim 384, 6 heads, class token + 14 x 14), hold the same weights (their outputs are compared), and take turns
-step by step; the ratio is the median of per-round ratios, each of two steps taken back to back under the
-same load from other processes.
+logits q k^T + rpe_k(q) + rpe_q(k * s)^T added in place, softmax, times v, plus rpe_v(attention).
+Both layers are DeiT-S shaped (dim 384, 6 heads, class token + 14 x 14), hold the same weights (their outputs
+are compared), and take turns step by step; the ratio is the median of per-round ratios, each of two steps
+taken back to back under the same load from other processes.
 """
 import argparse
 import importlib

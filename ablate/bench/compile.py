@@ -12,7 +12,8 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from ablate.bench.speed import DTYPES, VARIANTS, Timer, _deit, _steps
+from ablate.attention.compiler import quiet_cuda_probe
+from ablate.bench.speed import DTYPES, VARIANTS, Timer, build_deit, step_functions
 from ablate.engine.runner import pick_device
 from ablate.models.registry import MODELS
 
@@ -25,10 +26,10 @@ def compare(model: str, variant: str, backend: str, batch: int, device: torch.de
     arch = MODELS[model]
     images = torch.randn(batch, arch.get("in_chans", 3), arch["img_size"], arch["img_size"], device=device)
     labels = torch.randint(0, 10, (batch,), device=device)
-    eager = _deit(model, variant, backend, device)
+    eager = build_deit(model, variant, backend, device)
     compiled = torch.compile(copy.deepcopy(eager), fullgraph=True)
-    train = [_steps(net, lambda net=net: net(images), lambda out: F.cross_entropy(out.float(), labels), device,
-                    dtype)[0] for net in (eager, compiled)]
+    train = [step_functions(net, lambda net=net: net(images), lambda out: F.cross_entropy(out.float(), labels),
+                            device, dtype)[0] for net in (eager, compiled)]
     eager_s, compiled_s = Timer(device).medians(train, steps, warmup)
     return eager_s, compiled_s
 
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS), help=f"of {', '.join(VARIANTS)}")
     args = parser.parse_args()
     device = pick_device(args.device)
+    quiet_cuda_probe()
     print(f"{args.model}, batch {args.batch}, {args.dtype}, {args.backend}, {device}, "
           f"{torch.get_num_threads()} threads, median of {args.steps} interleaved steps")
     print(f"{'setting':<9} {'eager ms':>9} {'compiled ms':>12} {'compiled/eager':>15}")

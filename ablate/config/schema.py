@@ -160,6 +160,7 @@ class RuntimeSchema:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # CPU threads for torch; 0 = all cores
     workers: int = 2  # data-loader processes for image folders
+    compile: bool = False  # torch.compile the model (one graph, forward and backward); changes only float order
 
 
 @dataclass

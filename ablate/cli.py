@@ -507,7 +507,8 @@ def bench(model: Annotated[str | None, typer.Option(help="A model name (default:
         done.append(r)
         save_csv()
         console.print(f"  {r.model} {r.variant} {r.backend}{' compiled' if r.compiled else ''}: "
-                      + (f"{r.train_img_s:.0f} img/s" if r.train_img_s else r.note))
+                      + (f"{r.train_img_s:.0f} img/s" if r.train_img_s else r.note)
+                      + (f"  tiles: {r.tiles}" if r.tiles else ""))
 
     measured = b.run_bench(model, size, dev, b.DTYPES[dtype], steps, warmup, names, rows,
                            gpu if compile_models is None else compile_models, detr, on_row=measured_row)

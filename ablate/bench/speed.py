@@ -46,6 +46,7 @@ class Row:
     peak_gib: float | None = None
     note: str = ""  # why a measurement is missing, in a word
     reason: str = ""  # the same, in the backend's words
+    tiles: str = ""  # the fused kernels' tiles the autotuner chose for this row (GPU, triton backend)
 
 
 class Timer:
@@ -119,7 +120,10 @@ def step_functions(model: torch.nn.Module, forward: Callable[[], torch.Tensor],
 
 def _measure(row: Row, steps: tuple[Callable[[], None], Callable[[], None]], batch: int, device: torch.device,
              timer: Timer, count: int, warmup: int) -> Row:
-    """Fill a row's throughputs and peak memory; a row that cannot run keeps the reason in its note."""
+    """Fill a row's throughputs, peak memory and tuned tiles; a row that cannot run keeps the reason in its note."""
+    from ablate.attention.kernels.dispatch import chosen_tiles
+
+    before = chosen_tiles()
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
@@ -131,6 +135,7 @@ def _measure(row: Row, steps: tuple[Callable[[], None], Callable[[], None]], bat
             row.reason = str(e).splitlines()[0]
     if device.type == "cuda":
         row.peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
+    row.tiles = ", ".join(f"{key[0]} {tiles}" for key, tiles in chosen_tiles().items() if key not in before)
     return row
 
 
@@ -209,8 +214,8 @@ def ratios(rows: list[Row]) -> dict[int, tuple[float | None, float | None]]:
 
 # Backends a CPU bench leaves out unless named, and why: it would time a row that cannot train, or a kernel that
 # runs only through Triton's interpreter there.
-NOT_ON_CPU = {"flex": "torch has no FlexAttention backward on a CPU (name it with --backends to time inference)",
-              "triton": "the fused kernels run only interpreted on a CPU (a test path, not a speed)"}
+NOT_ON_CPU = {"flex": "torch has no FlexAttention backward on a CPU",  # --backends flex times its inference
+              "triton": "the fused kernels only run interpreted on a CPU"}
 
 
 def default_backends(device: torch.device) -> list[str]:
@@ -222,7 +227,7 @@ def default_backends(device: torch.device) -> list[str]:
 
 def left_out(device: torch.device) -> list[str]:
     """Why each backend default_backends leaves out on the device is absent, one line each."""
-    return [] if device.type == "cuda" else [f"{name}: not timed, {why}" for name, why in NOT_ON_CPU.items()]
+    return [] if device.type == "cuda" else [f"{name}: left out, {why}" for name, why in NOT_ON_CPU.items()]
 
 
 def layer_rows(backends: list[str], device: torch.device, batch: int, steps: int, warmup: int) -> list[list]:

@@ -1,6 +1,6 @@
 """Benchmark: one DeiT-S attention layer with iRPE, ours against the authors' code, forward and backward, on the
 machine at hand (the CPU goal of issue 25: bias K at least as fast as theirs, contextual modes ahead).
-Run: python -m ablate.bench.authors PATH [--batch 8 --steps 12 --backend auto]
+Run: python -m ablate.bench.authors PATH [--batch 8 --steps 12 --backend auto --threads N]
 
 PATH is the authors' DeiT folder, from `git clone https://github.com/microsoft/Cream` -> Cream/iRPE/DeiT-with-iRPE.
 Nothing of theirs is copied here: their irpe.py is imported from PATH (their torch path: without rpe_ops built,
@@ -94,7 +94,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, all cores); on a busy "
+                        "machine 1 thread is steadier")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     irpe = load_authors(args.path)
     print(f"one DeiT-S attention layer, batch {args.batch}, fp32, fwd+bwd, cpu, {torch.get_num_threads()} threads, "
           f"median of {args.steps} interleaved steps; ours on backend {args.backend}")

@@ -4,7 +4,7 @@ no recompilation from one training step to the next of the same shape.
 Graphs are captured only (explain, or the aot_eager backend, which traces forward and backward through
 AOTAutograd without generating code), so the file stays fast; `python -m ablate.bench.compile` times the
 compiled steps. The flex backend is left out: on a CPU it calls FlexAttention outside the enclosing graph
-(one break per layer, by design: inductor cannot lower it there, see ablate/attention/backends/flex.py).
+(breaks at every layer, by design: inductor cannot lower it there, see ablate/attention/backends/flex.py).
 """
 import pytest
 import timm

@@ -5,7 +5,7 @@ import pytest
 import timm
 import torch
 
-from ablate.bench.speed import Row, Timer, detr_encoder_rows, ratios, run_bench
+from ablate.bench.speed import Row, Timer, default_backends, detr_encoder_rows, left_out, ratios, run_bench
 
 
 def test_rows_are_measured_and_compared_to_the_fastest_plain_model():
@@ -24,6 +24,14 @@ def test_a_backend_that_cannot_train_here_is_noted_not_fatal():
     assert flex.train_img_s is None and flex.infer_img_s > 0 and "backward" in flex.reason
 
 
+def test_a_cpu_bench_times_only_backends_that_train_here_and_says_why_the_others_are_absent():
+    cpu = torch.device("cpu")
+    assert default_backends(cpu) == ["eager", "sdpa"]
+    assert [line.split(":")[0] for line in left_out(cpu)] == ["flex", "triton"]
+    assert default_backends(torch.device("cuda")) == ["eager", "sdpa", "flex", "triton"] and not left_out(
+        torch.device("cuda"))
+
+
 def test_ratios_of_rows_without_a_plain_row_are_empty():
     assert ratios([Row("m", "K ctx", "sdpa", False, 10.0, 20.0)]) == {0: (None, None)}
 
@@ -33,6 +41,7 @@ def test_cli_writes_the_rows_with_the_environment(cli, tmp_path):
     result = cli("bench", "--model", "deit_pico_patch4_28", "--batch", "2", "--steps", "1", "--warmup", "0",
                  "--backends", "sdpa", "--variants", "K bias", "--no-detr", "--output", str(out))
     assert result.exit_code == 0, result.output
+    assert "Warning" not in result.output and "CUDA_HOME" not in result.output
     frame = pd.read_csv(out)
     assert list(frame["variant"]) == ["none", "K bias"]
     assert {"device", "torch", "triton", "cuda", "train_img_s", "train_ratio", "peak_gib"} <= set(frame.columns)
@@ -98,4 +107,4 @@ def test_timed_functions_take_turns():
     timer = Timer(torch.device("cpu"))
     medians = timer.medians([lambda: calls.append("a"), lambda: calls.append("b")], steps=2, warmup=1)
     assert len(medians) == 2 and all(m >= 0 for m in medians)
-    assert calls == ["a", "b"] * 3
+    assert calls == ["a", "b"] + ["a", "b"] + ["b", "a"]  # warm-up, then the order turns round by round

@@ -2,8 +2,9 @@
 
 On CPU the kernels run through Triton's interpreter: the same kernel code as on a GPU, executed with numpy,
 one program and tile at a time. Shapes stay small (L <= 32, 16 x 16 tiles, so 1-2 tiles a side with ragged
-edges) to keep the file well under a minute on two cores. test_kernels_cuda.py repeats the checks at real
-sizes on a GPU; test_compiles_for_sm90 compiles the GPU kernels here, without a GPU.
+edges; each tile shape the GPU autotuner may choose runs too, with one L = 71 case) to keep the file near a
+minute on two cores. test_kernels_cuda.py repeats the checks at real sizes on a GPU; test_compiles_for_sm90
+compiles the GPU kernels here, without a GPU, in every config the autotuner tries.
 """
 import os
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 import triton
 
 from ablate.rpe.buckets import allocated_buckets, bucket_map
-from ablate.attention.kernels import draw_dropout_seed, dropout_keep_mask, fused_attention, launch
+from ablate.attention.kernels import draw_dropout_seed, dropout_keep_mask, fused_attention, launch, tuning
 from ablate.pe.terms import BucketLogits, BucketValues, gather_logits, value_term
 
 
@@ -205,6 +206,25 @@ def test_tile_shape_does_not_matter(monkeypatch, blocks: launch.Blocks) -> None:
     assert_near(out, ref, FP32_TOL, "out")
     for grad, ref_grad in zip(grads, ref_grads, strict=True):
         assert_near(grad, ref_grad, FP32_TOL, "grad")
+
+
+# Longer than a 64-row tile: two or more tiles a side for every GPU tile shape.
+TWO_TILES = Case("kv_product_l71", 1, 2, (7, 10), 1, 8, (Term("K", "product", 1.0), Term("V", "product", 1.0)),
+                 masked=True)
+
+
+@pytest.mark.parametrize("config", tuning.GPU_CONFIGS, ids=tuning.describe)
+def test_every_gpu_tile_matches_the_reference(monkeypatch, config: triton.Config) -> None:
+    """Each tile shape the autotuner may choose on a GPU (warps and stages mean nothing to the interpreter): every
+    kind of term with padding and dropout in one tile, and K + V terms over several tiles, forward and backward,
+    against float64."""
+    blocks = launch.Blocks(config.kwargs["BLOCK_M"], config.kwargs["BLOCK_N"])
+    monkeypatch.setattr(launch, "INTERPRETER_BLOCKS", blocks)
+    for case, dropout_p in ((CASES[5], 0.3), (TWO_TILES, 0.0)):
+        out, grads, ref, ref_grads = run_both(case, seed=3, dropout_p=dropout_p)
+        assert_near(out, ref, FP32_TOL, f"{case.name} out")
+        for grad, ref_grad in zip(grads, ref_grads, strict=True):
+            assert_near(grad, ref_grad, FP32_TOL, f"{case.name} grad")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -418,16 +438,15 @@ def _ptxas_available() -> bool:
 @pytest.mark.skipif(not _ptxas_available(), reason="Triton's NVIDIA backend (ptxas) is not installed")
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
 def test_compiles_for_sm90(monkeypatch, dtype: torch.dtype) -> None:
+    """Every config the autotuner tries for the dtype compiles (its warmup compiles them all), with tensor-core
+    MMAs for fp16/bf16."""
     from ablate.attention.kernels import dispatch
     from triton.runtime import driver
 
     compiled = {}
 
     def compile_only(name, grid, device, *args, **meta):
-        if "BLOCK_D" in meta:
-            blk = launch.blocks(64, torch.device("cuda"), True)
-            meta.update(BLOCK_M=blk.m, BLOCK_N=blk.n, num_warps=blk.warps, num_stages=blk.stages, UPCAST=False)
-        compiled[name] = dispatch._compiled[name].warmup(*args, grid=grid, **meta)
+        compiled[name] = dispatch._compiled[name].warmup(*args, grid=grid, **dict(meta, UPCAST=False))
 
     monkeypatch.setattr(launch, "_launch", compile_only)
     monkeypatch.setattr(driver, "_active", _Sm90Driver())
@@ -439,5 +458,8 @@ def test_compiles_for_sm90(monkeypatch, dtype: torch.dtype) -> None:
     out = fused_attention(q, k, v, logits, values, case.mask(torch.Generator().manual_seed(0)), dropout_p=0.1)
     torch.autograd.grad(out.float().sum(), leaves)
     assert sorted(compiled) == ["backward_kv", "backward_q", "forward"]
-    for kernel in compiled.values():  # tensor-core MMAs for fp16/bf16; fp32 is exact ("ieee"): FMAs
-        assert kernel.asm["cubin"] and ("mma" in kernel.asm["ptx"]) == (dtype != torch.float32)
+    tried = tuning.configs_for(tuning.GPU_CONFIGS, {"Q": torch.empty(0, dtype=dtype)})
+    assert len(tried) == (3 if dtype == torch.float32 else 4)
+    for kernels in compiled.values():  # tensor-core MMAs for fp16/bf16; fp32 is exact ("ieee"): FMAs
+        assert len(kernels) == len(tried)
+        assert all(k.asm["cubin"] and ("mma" in k.asm["ptx"]) == (dtype != torch.float32) for k in kernels)

@@ -8,7 +8,7 @@ feature map, L 1000, product at ratio 2.0: 81 buckets) with image padding masks.
 import pytest
 import torch
 
-from ablate.attention.kernels import draw_dropout_seed, dropout_keep_mask, fused_attention
+from ablate.attention.kernels import dispatch, draw_dropout_seed, dropout_keep_mask, fused_attention, tuning
 from ablate.pe.terms import BucketLogits, BucketValues
 from test_kernels import Case, Term, _TinyRPEAttention, assert_near, reference
 
@@ -38,6 +38,18 @@ CASES = ([Case(name, 2, 6, (14, 14), 1, 64, terms) for name, terms in DEIT.items
 #   of about five roundings gives 1.2e-3 (fp16) and 1e-2 (bf16); sums over many keys average rounding out
 #   rather than add it up. Bounds: 1e-2 and 5e-2, what the CPU test measures with a fourfold margin.
 TOLERANCES = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+
+
+def use_tiles(monkeypatch, configs: list) -> None:
+    """Let the autotuner choose among these configs only (one: no timing, that one runs)."""
+    for name in tuning.KEYS:
+        monkeypatch.setattr(dispatch._compiled[name], "configs", configs)
+
+
+@pytest.fixture(autouse=True)
+def one_tile(monkeypatch):
+    """The first config unless a test says otherwise: tuning every case here would compile each kernel 3-4 times."""
+    use_tiles(monkeypatch, tuning.GPU_CONFIGS[:1])
 
 
 def detr_padding(case: Case) -> torch.Tensor:
@@ -78,6 +90,30 @@ def test_matches_reference_cuda(case: Case, dtype: torch.dtype) -> None:
     for grad, ref_grad, leaf in zip(grads, ref_grads, leaves, strict=True):
         assert grad.dtype == leaf.dtype and grad.shape == leaf.shape
         assert_near(grad.float(), ref_grad, tol, "grad")
+
+
+@pytest.mark.parametrize("config", tuning.GPU_CONFIGS[1:], ids=tuning.describe)
+@pytest.mark.parametrize("case", [CASES[3], CASES[5]], ids=lambda c: c.name)
+def test_every_tile_cuda(monkeypatch, case: Case, config) -> None:
+    """The other tiles the autotuner may choose, bf16 (what training uses): DeiT cross on Q, K, V (every kind of
+    term) and DETR's padded 1,000 tokens (many tiles a side)."""
+    use_tiles(monkeypatch, [config])
+    out, grads, ref, ref_grads, _ = run_cuda(case, torch.bfloat16)
+    assert_near(out.float(), ref, TOLERANCES[torch.bfloat16], "out")
+    for grad, ref_grad in zip(grads, ref_grads, strict=True):
+        assert_near(grad.float(), ref_grad, TOLERANCES[torch.bfloat16], "grad")
+
+
+def test_tiles_are_tuned_once_per_kind_cuda(monkeypatch) -> None:
+    """The first call of a kind times the configs and keeps one per kernel; the next call reuses them."""
+    use_tiles(monkeypatch, tuning.GPU_CONFIGS)
+    before = dispatch.chosen_tiles()
+    out, grads, ref, ref_grads, _ = run_cuda(CASES[3], torch.bfloat16)
+    chosen = dispatch.chosen_tiles()
+    assert sorted(name for name, _ in set(chosen) - set(before)) == ["backward_kv", "backward_q", "forward"]
+    assert_near(out.float(), ref, TOLERANCES[torch.bfloat16], "out")
+    run_cuda(CASES[3], torch.bfloat16, seed=1)
+    assert dispatch.chosen_tiles() == chosen
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[3]], ids=lambda c: c.name)

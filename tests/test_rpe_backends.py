@@ -80,6 +80,12 @@ def test_backends_equal_eager(case, seed):
         assert relative_error(out, reference) < TOLERANCE, backend
         for got, expected in zip(grads, reference_grads):
             assert relative_error(got, expected) < TOLERANCE, backend
+    # On a CPU, terms that need a gradient take the eager route in sdpa: its own path (a float mask), forward.
+    rpe_q, rpe_k, rpe_v = sites_modules
+    with torch.no_grad():
+        out = rpe_attention(*qkv, rpe_q=rpe_q, rpe_k=rpe_k, rpe_v=rpe_v, height=args["height"], width=args["width"],
+                            key_padding_mask=mask, backend="sdpa")
+    assert relative_error(out, reference) < TOLERANCE
 
 
 FLEX_CASES = [

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from ablate.attention.backends import AUTO, CHOICES, attention_function, eager, resolve, sdpa
+from ablate.attention.backends import AUTO, CHOICES, attention_function, eager, load, resolve, sdpa
 from ablate.rpe.config import RPEConfig
 from ablate.pe.interface import AttentionEncoding, Grid, check_length
 from ablate.pe.terms import BucketLogits, BucketValues
@@ -70,6 +70,20 @@ def _nest_pe(module: nn.Module, state_dict: dict, prefix: str, *args: object) ->
 class EncodedAttention(nn.Module):
     """An attention layer's encodings: iRPE's sites (rpe_q, rpe_k, rpe_v, the authors' names) and at most one
     other encoding (`pe`), whose parameters are saved on the layer itself."""
+
+    __jit_unused_properties__ = ["backend"]  # TorchScript reads the backends fixed by __prepare_scriptable__
+
+    @property
+    def backend(self) -> str:
+        """The attention backend this layer runs (a choice of ablate.attention.backends.CHOICES)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, choice: str) -> None:
+        if choice not in CHOICES:
+            raise ValueError(f"invalid attention backend {choice!r}: expected one of {', '.join(CHOICES)}")
+        load(choice)  # now, so that a forward traced by torch.compile never imports (a graph break)
+        self._backend = choice
 
     def init_encodings(self, rpe: RPEConfig | None, head_dim: int, num_heads: int) -> None:
         """Build the iRPE sites; the other encoding comes later, from the model (set_encoding)."""
@@ -133,8 +147,6 @@ class RPEAttention(EncodedAttention):
         super().__init__()
         if dim % num_heads:
             raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
-        if backend not in CHOICES:
-            raise ValueError(f"invalid attention backend {backend!r}: expected one of {', '.join(CHOICES)}")
         self.num_heads, self.head_dim = num_heads, dim // num_heads
         self.backend = backend
         self.grid = None
@@ -176,7 +188,8 @@ class RPEAttention(EncodedAttention):
             raise ValueError("RPEAttention takes no attn_mask/is_causal: pass key padding to rpe_attention")
         batch, length, dim = x.shape
         qkv = self.qkv(x).reshape(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k, v = self.q_norm(qkv[0]), self.k_norm(qkv[1]), qkv[2]
+        q, k, v = qkv.unbind(0)  # one backward (a stack), where indexing would zero-fill a full-size gradient thrice
+        q, k = self.q_norm(q), self.k_norm(k)
         alone = self.grid  # a local: TorchScript narrows Optional locals, not attributes
         if grid is None and alone is not None:
             grid = Grid(alone[0], alone[1], length - alone[0] * alone[1])

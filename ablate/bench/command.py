@@ -41,6 +41,9 @@ def bench(model: str | None, batch: int | None, steps: int, warmup: int, dtype: 
         raise Refused(problems[0])
     env = b.environment(dev)
     console.print(f"{env['device']}  torch {env['torch']}  triton {env['triton']}  CUDA {env['cuda']}")
+    if not backends:
+        for line in b.left_out(dev):
+            console.print(f"  {line}")
     if layer:
         table = Table(title=f"one attention layer, DeiT-S shape, batch {batch or 8}, median of {steps}")
         for column in ("RPE", "backend", "pass", "eager ms", "backend ms", "backend / eager"):
@@ -64,7 +67,8 @@ def bench(model: str | None, batch: int | None, steps: int, warmup: int, dtype: 
                                    "dtype": dtype, "batch": size, "steps": steps} for i, r in enumerate(done)])
             write_output(output, frame.to_csv(index=False))
         console.print(f"  {r.model} {r.variant} {r.backend}{' compiled' if r.compiled else ''}: "
-                      + (f"{r.train_img_s:.0f} img/s" if r.train_img_s else r.note))
+                      + (f"{r.train_img_s:.0f} img/s" if r.train_img_s else r.note)
+                      + (f"  tiles: {r.tiles}" if r.tiles else ""))
 
     measured = b.run_bench(model, size, dev, b.DTYPES[dtype], steps, warmup, names, rows,
                            gpu if compile_models is None else compile_models, detr, on_row=measured_row)

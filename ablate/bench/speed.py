@@ -7,7 +7,8 @@ inference step of a whole DeiT on random images, median of `steps` timed steps a
 and plain; iRPE-K, -QK, -QKV contextual and K, QK bias (product, 50 buckets, shared heads, all blocks) on
 each backend; a DETR-encoder-shaped row (6 layers, d 256, 8 heads, a 25 x 40 grid = 1,000 tokens with
 padded keys, iRPE-K at ratio 2.0). Each row's throughput is also given as a ratio to the fastest no-RPE row.
-A backend that cannot run a row (FlexAttention's backward on CPU, too many terms) is skipped with the reason.
+A backend that cannot run a row (too many terms) is skipped with the reason; on a CPU the default leaves out
+the backends that cannot train or only run interpreted there (NOT_ON_CPU), and says so.
 """
 import platform
 import statistics
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import ablate.models.deit  # noqa: F401  (registers the DeiT/iRPE models with timm)
+from ablate.attention.compiler import quiet_cuda_probe
 from ablate.models.registry import MODELS
 from ablate.attention.layer import RPEAttention
 from ablate.rpe.config import RPEConfig
@@ -44,6 +46,7 @@ class Row:
     peak_gib: float | None = None
     note: str = ""  # why a measurement is missing, in a word
     reason: str = ""  # the same, in the backend's words
+    tiles: str = ""  # the fused kernels' tiles the autotuner chose for this row (GPU, triton backend)
 
 
 class Timer:
@@ -58,14 +61,20 @@ class Timer:
 
     def medians(self, fns: list[Callable[[], None]], steps: int, warmup: int) -> list[float]:
         """Median seconds of each step function, the functions taking turns (a busy machine slows them alike)."""
+        return [statistics.median(record) for record in self.rounds(fns, steps, warmup)]
+
+    def rounds(self, fns: list[Callable[[], None]], steps: int, warmup: int) -> list[list[float]]:
+        """Seconds of each step function in each of `steps` rounds after `warmup` untimed ones; every function
+        runs once per round, in an order that turns round by round, so none always follows the same one."""
         for _ in range(warmup):
             for fn in fns:
                 fn()
         times: list[list[float]] = [[] for _ in fns]
-        for _ in range(steps):
-            for fn, record in zip(fns, times):
-                record.append(self._seconds(fn))
-        return [statistics.median(record) for record in times]
+        for round_ in range(steps):
+            shift = round_ % len(fns)
+            for i in list(range(len(fns)))[shift:] + list(range(len(fns)))[:shift]:
+                times[i].append(self._seconds(fns[i]))
+        return times
 
     def _seconds(self, step: Callable[[], None]) -> float:
         if self.device.type == "cuda":
@@ -80,15 +89,17 @@ class Timer:
         return time.perf_counter() - begin
 
 
-def _deit(name: str, variant: str, backend: str, device: torch.device) -> torch.nn.Module:
+def build_deit(name: str, variant: str, backend: str, device: torch.device) -> torch.nn.Module:
+    """A model of the bench with one iRPE variant (product, ratio 1.9, shared heads) on a backend, seeded."""
     sites = VARIANTS[variant]
     rpe = RPEConfig(method="product", mode=sites[1], ratio=1.9, rpe_on=sites[0]) if sites else None
     torch.manual_seed(0)
     return timm.create_model(name, rpe=rpe, attn_backend=backend).to(device)
 
 
-def _steps(model: torch.nn.Module, forward: Callable[[], torch.Tensor], loss_of: Callable[[torch.Tensor], torch.Tensor],
-           device: torch.device, dtype: torch.dtype) -> tuple[Callable[[], None], Callable[[], None]]:
+def step_functions(model: torch.nn.Module, forward: Callable[[], torch.Tensor],
+                   loss_of: Callable[[torch.Tensor], torch.Tensor], device: torch.device,
+                   dtype: torch.dtype) -> tuple[Callable[[], None], Callable[[], None]]:
     """(training step: forward, loss, backward, AdamW; inference step: forward without gradients)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
@@ -109,7 +120,10 @@ def _steps(model: torch.nn.Module, forward: Callable[[], torch.Tensor], loss_of:
 
 def _measure(row: Row, steps: tuple[Callable[[], None], Callable[[], None]], batch: int, device: torch.device,
              timer: Timer, count: int, warmup: int) -> Row:
-    """Fill a row's throughputs and peak memory; a row that cannot run keeps the reason in its note."""
+    """Fill a row's throughputs, peak memory and tuned tiles; a row that cannot run keeps the reason in its note."""
+    from ablate.attention.kernels.dispatch import chosen_tiles
+
+    before = chosen_tiles()
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
@@ -121,6 +135,7 @@ def _measure(row: Row, steps: tuple[Callable[[], None], Callable[[], None]], bat
             row.reason = str(e).splitlines()[0]
     if device.type == "cuda":
         row.peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
+    row.tiles = ", ".join(f"{key[0]} {tiles}" for key, tiles in chosen_tiles().items() if key not in before)
     return row
 
 
@@ -139,8 +154,8 @@ def detr_encoder_rows(backends: list[str], device: torch.device, batch: int, gri
         rpe = RPEConfig.from_flag("rpe-2.0-product-ctx-1-k") if variant != "none" else None
         torch.manual_seed(0)
         encoder = Encoder([EncoderLayer(256, 8, 2048, 0.0, rpe, backend) for _ in range(6)]).to(device)
-        steps_of = _steps(encoder, lambda encoder=encoder: encoder(src, pos, *grid, mask),
-                          lambda out: out.float().square().mean(), device, dtype)
+        steps_of = step_functions(encoder, lambda encoder=encoder: encoder(src, pos, *grid, mask),
+                                  lambda out: out.float().square().mean(), device, dtype)
         rows.append(_measure(Row(f"DETR enc {grid[0]}x{grid[1]}", variant, backend, False), steps_of, batch, device,
                              timer, steps, warmup))
     return rows
@@ -150,6 +165,7 @@ def run_bench(model: str, batch: int, device: torch.device, dtype: torch.dtype, 
               backends: list[str], variants: list[str], compile_models: bool, detr: bool,
               on_row: Callable[[Row], None] = lambda row: None) -> list[Row]:
     """Every row, back to back in this process."""
+    quiet_cuda_probe()
     timer = Timer(device)
     arch = MODELS[model]
     images = torch.randn(batch, arch.get("in_chans", 3), arch["img_size"], arch["img_size"], device=device)
@@ -158,10 +174,10 @@ def run_bench(model: str, batch: int, device: torch.device, dtype: torch.dtype, 
     plans += [(v, b, compile_models) for v in variants if v != "none" for b in backends]
     labels = torch.randint(0, 10, (batch,), device=device)
     for variant, backend, compiled in plans:
-        net = _deit(model, variant, backend, device)
+        net = build_deit(model, variant, backend, device)
         net = torch.compile(net) if compiled else net
-        steps_of = _steps(net, lambda net=net: net(images), lambda out: F.cross_entropy(out.float(), labels),
-                          device, dtype)
+        steps_of = step_functions(net, lambda net=net: net(images),
+                                  lambda out: F.cross_entropy(out.float(), labels), device, dtype)
         row = _measure(Row(model, variant, backend, compiled), steps_of, batch, device, timer, steps, warmup)
         rows.append(row)
         on_row(row)
@@ -196,11 +212,22 @@ def ratios(rows: list[Row]) -> dict[int, tuple[float | None, float | None]]:
     return out
 
 
+# Backends a CPU bench leaves out unless named, and why: it would time a row that cannot train, or a kernel that
+# runs only through Triton's interpreter there.
+NOT_ON_CPU = {"flex": "torch has no FlexAttention backward on a CPU",  # --backends flex times its inference
+              "triton": "the fused kernels only run interpreted on a CPU"}
+
+
 def default_backends(device: torch.device) -> list[str]:
-    """Every registered backend; on a CPU not the Triton kernels, which only run interpreted there."""
+    """Every registered backend that trains on the device (on a CPU, all but NOT_ON_CPU)."""
     from ablate.attention.backends import BACKENDS
 
-    return [name for name in BACKENDS if device.type == "cuda" or name != "triton"]
+    return [name for name in BACKENDS if device.type == "cuda" or name not in NOT_ON_CPU]
+
+
+def left_out(device: torch.device) -> list[str]:
+    """Why each backend default_backends leaves out on the device is absent, one line each."""
+    return [] if device.type == "cuda" else [f"{name}: left out, {why}" for name, why in NOT_ON_CPU.items()]
 
 
 def layer_rows(backends: list[str], device: torch.device, batch: int, steps: int, warmup: int) -> list[list]:

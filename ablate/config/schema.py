@@ -236,6 +236,7 @@ class RuntimeSchema:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = option(0, low=0)  # CPU threads for torch; 0 = all cores
     workers: int = option(2, low=0)  # data-loader processes for image folders
+    compile: bool = False  # torch.compile the model (one graph, forward and backward); changes only float order
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ablate.attention.compiler import quiet_cuda_probe
 from ablate.config.tasks import TASKS
 from ablate.engine.checkpoint import UnreadableCheckpoint, load_checkpoint, save_checkpoint
 from ablate.engine.distributed import World
@@ -129,6 +130,9 @@ class Run:
             step.load_state_dict(checkpoint["stepper"])
             self.history, self.size = checkpoint["history"], checkpoint["size"]
             self.resumed_at = checkpoint["resumed_at"] + [len(self.history)]
+        if cfg.runtime.compile:  # in place, after counting: state dict keys, hooks and DDP stay the bare model's
+            quiet_cuda_probe()
+            task.model.compile()
         progress = None
         if self.world.main:
             self.run.reset_metrics(self.history)

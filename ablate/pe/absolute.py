@@ -1,10 +1,11 @@
 """Absolute position encodings to combine with RPE: learned (timm's own), 2D sinusoid, or none."""
-from functools import lru_cache
-
 import torch
 from torch import Tensor
 
-@lru_cache(maxsize=32)
+from ablate.pe.constant import grid_constant
+
+
+@grid_constant
 def sincos_2d(height: int, width: int, dim: int, temperature: float = 10000.0) -> Tensor:
     """(H*W, dim) fixed 2D sinusoid: a quarter of the channels each for sin/cos of row and column."""
     if dim % 4:

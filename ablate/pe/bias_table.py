@@ -7,35 +7,43 @@ timm's `gen_relative_position_index` builds the same index for the model's own g
 equal), but only for that window. Here offsets beyond it are clamped to its edge, so a larger test
 grid reads the table as it is (no resampling), as iRPE's clip index does, and the ids feed every backend.
 """
-from functools import lru_cache
+import inspect
 
 import torch
 from torch import Tensor, nn
 
+from ablate.pe.constant import grid_constant
 from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
 from ablate.pe.terms import BucketLogits
 
 PREFIX_ENTRIES = 3
 
 
-@lru_cache(maxsize=64)
+@grid_constant
 @torch.inference_mode(False)  # cached for later calls: never an inference tensor, which autograd cannot save
-def relative_index(window: tuple[int, int], grid: Grid, device: torch.device = torch.device("cpu")) -> Tensor:
-    """(L, L) table entry of each pair of `grid`, for a table made for `window` (offsets clamped to it)."""
-    height, width = window
-    rows = torch.arange(grid.height, device=device).repeat_interleave(grid.width)
-    cols = torch.arange(grid.width, device=device).repeat(grid.height)
-    dy = (rows[:, None] - rows[None, :]).clamp(1 - height, height - 1)
-    dx = (cols[:, None] - cols[None, :]).clamp(1 - width, width - 1)
-    patches = (dy + height - 1) * (2 * width - 1) + dx + width - 1
-    if grid.prefix == 0:
+def relative_index(window: tuple[int, int], height: int, width: int, prefix: int,
+                   device: torch.device = torch.device("cpu")) -> Tensor:
+    """(L, L) table entry of each pair of the grid, for a table made for `window` (offsets clamped to it).
+
+    The grid comes as plain ints: torch.compile calls this while tracing, and passes it only constants."""
+    rows = torch.arange(height, device=device).repeat_interleave(width)
+    cols = torch.arange(width, device=device).repeat(height)
+    window_height, window_width = window
+    dy = (rows[:, None] - rows[None, :]).clamp(1 - window_height, window_height - 1)
+    dx = (cols[:, None] - cols[None, :]).clamp(1 - window_width, window_width - 1)
+    patches = (dy + window_height - 1) * (2 * window_width - 1) + dx + window_width - 1
+    if prefix == 0:
         return patches
-    entries = (2 * height - 1) * (2 * width - 1)
-    ids = torch.full((grid.length, grid.length), entries, dtype=patches.dtype, device=device)
-    ids[:, :grid.prefix] = entries + 1
-    ids[:grid.prefix, :grid.prefix] = entries + 2
-    ids[grid.prefix:, grid.prefix:] = patches
+    entries = (2 * window_height - 1) * (2 * window_width - 1)
+    length = prefix + height * width
+    ids = torch.full((length, length), entries, dtype=patches.dtype, device=device)
+    ids[:, :prefix] = entries + 1
+    ids[:prefix, :prefix] = entries + 2
+    ids[prefix:, prefix:] = patches
     return ids
+
+
+_relative_index_uncached = inspect.unwrap(relative_index)
 
 
 class BiasTable(nn.Module):
@@ -63,7 +71,11 @@ class RelativeBias(AttentionEncoding):
         """The table read by the clamped offset of each pair, the same for every query and batch."""
         table = self._shared[0].relative_position_bias_table if hasattr(self, "_shared") \
             else self.relative_position_bias_table
-        return [BucketLogits(table.t()[None, :, None, :], relative_index(self.window, grid, q.device))]
+        if torch.jit.is_scripting():  # TorchScript has no cache: compute them
+            ids = _relative_index_uncached(self.window, grid.height, grid.width, grid.prefix, q.device)
+        else:
+            ids = relative_index(self.window, grid.height, grid.width, grid.prefix, q.device)
+        return [BucketLogits(table.t()[None, :, None, :], ids)]
 
 
 def build(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],

@@ -4,11 +4,10 @@ Tokens are numbered row-major after the prefix tokens (class/distillation tokens
 pair is pos(query) - pos(key). Every pair touching a prefix token reads one extra bucket, the last one.
 Site-level methods are euc, quant, product, and the two axes of cross: cross_rows and cross_cols.
 """
-from functools import lru_cache
-
 import torch
 from torch import Tensor
 
+from ablate.pe.constant import grid_constant
 from ablate.rpe.index import index_offsets
 
 SITE_METHODS = ("euc", "quant", "product", "cross_rows", "cross_cols")
@@ -62,7 +61,7 @@ def compute_bucket_map(method: str, ratio: float, height: int, width: int, prefi
     return ids
 
 
-@lru_cache(maxsize=256)
+@grid_constant
 @torch.inference_mode(False)  # cached for later calls: never an inference tensor, which autograd cannot save
 def bucket_map(method: str, ratio: float, height: int, width: int, prefix: int = 0,
                index: str = "piecewise", device: torch.device | str = "cpu") -> Tensor:

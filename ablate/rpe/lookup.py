@@ -82,7 +82,8 @@ class iRPE(AttentionEncoding):
             return []
         x = q if self.site == "k" else k
         ids = self.bucket_ids(grid, x.device)
-        return [BucketLogits(self.table(x * x.shape[-1] ** -0.5), ids, "query" if self.site == "k" else "key")]
+        table = self.table(x) if self.mode == "bias" else self.table(x * x.shape[-1] ** -0.5)  # bias: x unused
+        return [BucketLogits(table, ids, "query" if self.site == "k" else "key")]
 
     def values(self, grid: Grid) -> list[BucketValues]:
         """The V site's table, summed per bucket by the attention."""

@@ -17,12 +17,14 @@ def summed_logits(logits: list[BucketLogits]) -> Tensor | None:
 def attention(q: Tensor, k: Tensor, v: Tensor, logits: list[BucketLogits], values: list[BucketValues],
               key_padding_mask: Tensor | None, dropout_p: float, scale: float) -> Tensor:
     """softmax(s q k^T + terms, masked) with dropout, times v, plus the V terms of the same probabilities."""
+    # The logits are a fresh product, which no backward reads: terms and mask go in place (on a CPU an (L, L)
+    # pass less to allocate and write), unless the dtypes differ (autocast: the sum takes the wider one).
     scores = (q * scale) @ k.transpose(-2, -1)
     terms = summed_logits(logits)
     if terms is not None:
-        scores = scores + terms
+        scores = scores.add_(terms) if terms.dtype == scores.dtype else scores + terms
     if key_padding_mask is not None:
-        scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
+        scores = scores.masked_fill_(key_padding_mask[:, None, None, :], float("-inf"))
     attn = F.dropout(scores.softmax(dim=-1), p=dropout_p, training=dropout_p > 0)
     out = attn @ v
     for term in values:

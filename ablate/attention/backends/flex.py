@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.nn.attention.flex_attention import flex_attention
 
 from ablate.attention.backends import eager
+from ablate.attention.compiler import quiet_cuda_probe
 from ablate.pe.terms import BucketLogits, BucketValues
 
 _compiled = None
@@ -50,6 +51,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, logits: list[BucketLogits], value
         return score
 
     if _compiled is None:
+        quiet_cuda_probe()
         _compiled = torch.compile(flex_attention, dynamic=False)
     run = _outside_compile if q.device.type == "cpu" else _compiled
     return run(q, k, v, score_mod=score_mod, scale=scale)[:, :, :length]

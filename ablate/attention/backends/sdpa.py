@@ -2,6 +2,9 @@
 
 SDPA fuses softmax and A @ V but returns no probabilities, which V terms need: with V terms this backend
 takes the eager route (the V terms are still summed per bucket, never as an (L, L, head_dim) tensor).
+On a CPU, torch has no fused kernel for a mask that needs a gradient (trained iRPE, bias tables): it runs
+its unfused math path, which is eager's plus a -inf-safe softmax (three more passes over the logits), so
+such a call takes the eager route too.
 """
 import torch
 import torch.nn.functional as F
@@ -20,7 +23,7 @@ def padding_bias(key_padding_mask: Tensor, dtype: torch.dtype) -> Tensor:
 def attention(q: Tensor, k: Tensor, v: Tensor, logits: list[BucketLogits], values: list[BucketValues],
               key_padding_mask: Tensor | None, dropout_p: float, scale: float) -> Tensor:
     """Fused attention with the terms (and padding) as an additive mask."""
-    if values:
+    if values or (q.device.type == "cpu" and any(term.table.requires_grad for term in logits)):
         return eager.attention(q, k, v, logits, values, key_padding_mask, dropout_p, scale)
     mask = eager.summed_logits(logits)
     if key_padding_mask is not None:

@@ -10,8 +10,8 @@ backward recomputes the probabilities from the saved log-sum-exp. dropout_keep_m
 returns the keep-mask the kernels draw for a seed; draw_dropout_seed() is how they draw one.
 
 Files: tiles.py (shared @triton.jit helpers), forward.py, backward.py, dropout.py (kernels), dispatch.py
-(compiled or interpreted copy), launch.py (grids, block sizes, arguments), ops.py (torch custom ops and
-autograd), function.py (fused_attention: checks, term packing, value-table matmul).
+(compiled or interpreted copy), launch.py (grids, tile sizes tuned per kind of call, arguments), ops.py (torch
+custom ops and autograd), function.py (fused_attention: checks, term packing, value-table matmul).
 
 CPU or GPU: one code path, chosen per call by the device of q. CUDA tensors run the kernels compiled by
 Triton. CPU tensors run them through Triton's interpreter, with no environment variable needed: Triton

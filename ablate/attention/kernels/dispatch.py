@@ -4,7 +4,8 @@ Triton decides between compiling and interpreting when @triton.jit runs (it read
 not when a kernel launches, and a kernel calls the helper functions its module bound at import. So the
 kernel modules (tiles, forward, backward, dropout: @triton.jit code only, importing each other relatively)
 are loaded twice:
-- as ablate.attention.kernels.forward etc., decorated the ordinary way: the compiled copy, used for CUDA tensors;
+- as ablate.attention.kernels.forward etc., decorated the ordinary way: the compiled copy, used for CUDA tensors
+  (forward and backward behind Triton's autotuner, see tuning.py);
 - on the first CPU launch, as ablate.attention.kernels._interpreted.forward etc., from the same files, with
   triton.knobs.runtime.interpret switched on (in a knobs scope, restored at once) while they import: the
   interpreted copy, used for CPU tensors.
@@ -20,9 +21,11 @@ from pathlib import Path
 
 import torch
 import triton
+from triton.runtime import Autotuner
 from triton.runtime.interpreter import InterpretedFunction
 
 from . import backward, dropout, forward
+from .tuning import KEYS, autotuned, describe
 
 KERNELS = {
     "forward": ("forward", "attention_forward"),
@@ -33,6 +36,8 @@ KERNELS = {
 INTERPRETED_PACKAGE = __package__ + "._interpreted"
 
 _compiled = {name: getattr(globals()[module], fn) for name, (module, fn) in KERNELS.items()}
+if not triton.knobs.runtime.interpret:  # TRITON_INTERPRET=1: the ordinary copy is interpreted, nothing to tune
+    _compiled.update({name: autotuned(name, _compiled[name]) for name in KEYS})
 _interpreted: dict | None = None
 _lock = threading.Lock()
 
@@ -69,3 +74,14 @@ def kernel(name: str, device: torch.device):
 def interpreted(fn) -> bool:
     """Whether the kernel fn (from `kernel`) runs through Triton's interpreter."""
     return isinstance(fn, InterpretedFunction)
+
+
+def tuned(fn) -> bool:
+    """Whether the kernel fn (from `kernel`) chooses its own tiles (the autotuner of tuning.py)."""
+    return isinstance(fn, Autotuner)
+
+
+def chosen_tiles() -> dict[tuple, str]:
+    """Every tile the autotuner has chosen in this process: (kernel, its key) -> config, e.g. 64x64/w4/s2."""
+    return {(name, key): describe(config) for name, fn in _compiled.items() if tuned(fn)
+            for key, config in fn.cache.items()}

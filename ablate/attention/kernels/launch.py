@@ -1,47 +1,33 @@
-"""Host side of the kernels: block sizes, grids and argument packing. Plain tensors in, plain tensors out.
+"""Host side of the kernels: grids and argument packing (tile sizes: tuning.py on a GPU, INTERPRETER_BLOCKS
+otherwise). Plain tensors in, plain tensors out.
 
 Inputs are already in kernel form (function.py does that): q, k, v contiguous (B, H, L, D) in one dtype;
 logit tables fp32 (B|1, H|1, L|1, NB) with unit stride on the buckets; id maps contiguous int32 (L, L) on
 q's device, already transposed for the terms indexed by the key; key_padding_mask (B, L) bool or None.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import triton
 from torch import Tensor
 
-from .dispatch import interpreted, kernel
+from .dispatch import interpreted, kernel, tuned
 
 
 @dataclass(frozen=True)
 class Blocks:
-    """Tile sizes (queries x keys) and launch options."""
+    """Tile sizes (queries x keys) of an interpreted launch (a GPU's are tuned: tuning.py)."""
 
     m: int
     n: int
-    warps: int = 4
-    stages: int = 2
 
 
 # The interpreter runs one Python loop per program and tile: small tiles keep test shapes (L <= 30) spread
 # over several blocks with ragged edges, which is what needs testing. Tests may swap this for other sizes.
 INTERPRETER_BLOCKS = Blocks(16, 16)
-
-
-def blocks(head_dim: int, device: torch.device, bucketed: bool) -> Blocks:
-    """Tiles for an H100/H200-class GPU; bucketed: the call has bucket terms or dropout.
-
-    Plain attention: 64 x 64, 4 warps (32 x 32 beyond head_dim 64). With bucket terms or dropout: 32 x 32. Every
-    bucket term adds per-pair registers (its id tile, the gathered values, a bucket-sum accumulator of up to
-    128 columns), and ptxas, compiling these kernels for sm_90, spills at 64 x 64 for two terms or more,
-    dropout, or 81 buckets (DETR), but not at 32 x 32. Smaller tiles also span fewer relative offsets, so
-    fewer bucket ids per tile, which is what the per-bucket reductions cost. Untimed: tune on the GPU.
-    """
-    if device.type != "cuda":
-        return INTERPRETER_BLOCKS
-    if bucketed or triton.next_power_of_2(head_dim) > 64:
-        return Blocks(32, 32, 4, 2)
-    return Blocks(64, 64, 4, 2)
+# The dropout-mask export on a GPU: any tiling draws the same mask (the pair index names every pair).
+MASK_BLOCKS = Blocks(32, 32)
 
 
 def draw_dropout_seed() -> int:
@@ -49,9 +35,14 @@ def draw_dropout_seed() -> int:
     return int(torch.randint(0, 2**31 - 1, (), dtype=torch.int64))
 
 
-def _launch(name: str, grid: tuple[int, ...], device: torch.device, *args, **meta) -> None:
-    """Run kernel `name` for tensors on `device` (the one place every launch goes through)."""
-    kernel(name, device)[grid](*args, **meta)
+def _launch(name: str, grid: Callable[[dict], tuple[int, ...]], device: torch.device, *args, **meta) -> None:
+    """Run kernel `name` for tensors on `device` (the one place every launch goes through); grid(tile) is the
+    launch grid for the tile sizes, which the autotuner chooses on a GPU; untuned launches get INTERPRETER_BLOCKS
+    unless they name their own."""
+    fn = kernel(name, device)
+    if not tuned(fn):
+        meta = {"BLOCK_M": INTERPRETER_BLOCKS.m, "BLOCK_N": INTERPRETER_BLOCKS.n, **meta}
+    fn[grid](*args, **meta)
 
 
 def _offsets(sizes: list[int]) -> tuple[int, ...]:
@@ -97,13 +88,11 @@ def forward(q: Tensor, k: Tensor, v: Tensor, tables: list[Tensor], logit_ids: li
     sums = q.new_empty((batch, heads, length, value_total), dtype=torch.float32)
     mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
                                          seed, "forward")
-    blk = blocks(head_dim, q.device, bool(tables or value_ids) or dropout_p > 0)
-    _launch("forward", (triton.cdiv(length, blk.m), batch * heads), q.device,
+    _launch("forward", lambda tile: (triton.cdiv(length, tile["BLOCK_M"]), batch * heads), q.device,
             q, k, v, out, lse, sums if value_total else lse, mask, *terms, *scalars,
             heads, length, head_dim, value_total,
             BY_KEY=tuple(int(b) for b in by_key), VALUE_OFFSETS=_offsets(value_buckets),
-            SUMS_WIDTH=_width(value_total), **meta, BLOCK_M=blk.m, BLOCK_N=blk.n,
-            BLOCK_D=max(16, triton.next_power_of_2(head_dim)), num_warps=blk.warps, num_stages=blk.stages)
+            SUMS_WIDTH=_width(value_total), **meta, BLOCK_D=max(16, triton.next_power_of_2(head_dim)))
     return out, lse, sums
 
 
@@ -133,17 +122,15 @@ def backward(dout: Tensor, dsums: Tensor, q: Tensor, k: Tensor, v: Tensor, out: 
 
     mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
                                          seed, "backward_q")
-    blk = blocks(head_dim, q.device, bool(tables or value_ids) or dropout_p > 0)
     value_total = sum(value_buckets)
     u = dsums if value_total else lse
     shared = dict(BY_KEY=tuple(int(b) for b in by_key), TERM_OFFSETS=term_offsets,
-                  VALUE_OFFSETS=_offsets(value_buckets), **meta, BLOCK_M=blk.m, BLOCK_N=blk.n,
-                  BLOCK_D=max(16, triton.next_power_of_2(head_dim)), num_warps=blk.warps, num_stages=blk.stages)
+                  VALUE_OFFSETS=_offsets(value_buckets), **meta, BLOCK_D=max(16, triton.next_power_of_2(head_dim)))
     qkv = (q, k, v, dout, lse, delta, u, mask)
-    _launch("backward_q", (triton.cdiv(length, blk.m), batch * heads), q.device,
+    _launch("backward_q", lambda tile: (triton.cdiv(length, tile["BLOCK_M"]), batch * heads), q.device,
             *qkv, dq, dtq if dtq.numel() else lse, *terms, *scalars, heads, length, head_dim, value_total,
             sum(query_sizes), HAS_DT=bool(query_sizes), DT_WIDTH=_width(sum(query_sizes)), **shared)
-    _launch("backward_kv", (triton.cdiv(length, blk.n), batch * heads), q.device,
+    _launch("backward_kv", lambda tile: (triton.cdiv(length, tile["BLOCK_N"]), batch * heads), q.device,
             *qkv, dk, dv, dtk if dtk.numel() else lse, *terms, *scalars, heads, length, head_dim, value_total,
             sum(key_sizes), HAS_DT=bool(key_sizes), DT_WIDTH=_width(sum(key_sizes)), **shared)
     return dq, dk, dv, dtq, dtk
@@ -157,7 +144,7 @@ def dropout_keep_mask(seed: int, batch: int, heads: int, length: int, p: float,
     """
     device = torch.device(device)
     keep = torch.empty((batch, heads, length, length), dtype=torch.int8, device=device)
-    blk = blocks(16, device, True)
-    _launch("keep_mask", (triton.cdiv(length, blk.m), triton.cdiv(length, blk.n), batch * heads), device,
-            keep, seed, float(p), length, BLOCK_M=blk.m, BLOCK_N=blk.n)
+    blk = MASK_BLOCKS if device.type == "cuda" else INTERPRETER_BLOCKS
+    _launch("keep_mask", lambda tile: (triton.cdiv(length, blk.m), triton.cdiv(length, blk.n), batch * heads),
+            device, keep, seed, float(p), length, BLOCK_M=blk.m, BLOCK_N=blk.n)
     return keep.bool()

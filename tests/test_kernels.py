@@ -463,3 +463,31 @@ def test_compiles_for_sm90(monkeypatch, dtype: torch.dtype) -> None:
     for kernels in compiled.values():  # tensor-core MMAs for fp16/bf16; fp32 is exact ("ieee"): FMAs
         assert len(kernels) == len(tried)
         assert all(k.asm["cubin"] and ("mma" in k.asm["ptx"]) == (dtype != torch.float32) for k in kernels)
+
+
+def test_every_launch_names_each_argument_of_its_kernel(monkeypatch) -> None:
+    """launch.py passes arguments by name: the names it passes are exactly each kernel's parameters."""
+    from triton.runtime import Autotuner
+
+    from ablate.attention.kernels import dispatch
+
+    passed = {}
+
+    class Recorder:
+        def __init__(self, name):
+            self.name = name
+
+        def __getitem__(self, grid):
+            return lambda **arguments: passed.setdefault(self.name, set(arguments))
+
+    monkeypatch.setattr(launch, "kernel", lambda name, device: Recorder(name))
+    case = Case("names", 2, 2, (3, 3), 1, 8, (Term("Q", "product", 1.9), Term("V", "cross", 1.9)), masked=True)
+    leaves = [x.detach().requires_grad_() for x in case.leaves(torch.Generator().manual_seed(0))]
+    q, k, v, logits, values = case.build(leaves)
+    out = fused_attention(q, k, v, logits, values, case.mask(torch.Generator().manual_seed(0)), dropout_p=0.1)
+    torch.autograd.grad(out.sum(), leaves)
+    dropout_keep_mask(1, 1, 1, 5, 0.1)
+    assert sorted(passed) == sorted(dispatch.KERNELS)
+    for name, arguments in passed.items():
+        fn = dispatch._compiled[name]
+        assert arguments == set((fn.fn if isinstance(fn, Autotuner) else fn).arg_names), name

@@ -35,14 +35,15 @@ def draw_dropout_seed() -> int:
     return int(torch.randint(0, 2**31 - 1, (), dtype=torch.int64))
 
 
-def _launch(name: str, grid: Callable[[dict], tuple[int, ...]], device: torch.device, *args, **meta) -> None:
+def _launch(name: str, grid: Callable[[dict], tuple[int, ...]], device: torch.device, **arguments) -> None:
     """Run kernel `name` for tensors on `device` (the one place every launch goes through); grid(tile) is the
     launch grid for the tile sizes, which the autotuner chooses on a GPU; untuned launches get INTERPRETER_BLOCKS
-    unless they name their own."""
+    unless they name their own. Every argument goes by its name in the kernel's signature, so an argument added
+    to a kernel, or one passed in the wrong place, fails at the launch instead of shifting the others."""
     fn = kernel(name, device)
     if not tuned(fn):
-        meta = {"BLOCK_M": INTERPRETER_BLOCKS.m, "BLOCK_N": INTERPRETER_BLOCKS.n, **meta}
-    fn[grid](*args, **meta)
+        arguments = {"BLOCK_M": INTERPRETER_BLOCKS.m, "BLOCK_N": INTERPRETER_BLOCKS.n, **arguments}
+    fn[grid](**arguments)
 
 
 def _offsets(sizes: list[int]) -> tuple[int, ...]:
@@ -59,22 +60,27 @@ def _width(size: int) -> int:
 
 
 def _common(q: Tensor, tables: list[Tensor], logit_ids: list[Tensor], value_ids: list[Tensor],
-            key_padding_mask: Tensor | None, dropout_p: float, scale: float, seed: int, name: str) -> tuple:
-    """Arguments shared by all attention kernels: (key mask, term args, runtime scalars, constexpr options)."""
+            key_padding_mask: Tensor | None, dropout_p: float, scale: float, seed: int, name: str) -> dict:
+    """The arguments every attention kernel takes (key mask, terms, runtime scalars, sizes, constexpr options),
+    by their names in the kernels' signatures."""
     for table in tables:
         if table.dtype != torch.float32 or table.stride(-1) != 1:
             raise ValueError("logit tables reach the kernels as fp32 with unit bucket stride")
     strides = [tuple(t.stride(d) if t.shape[d] > 1 else 0 for t in tables) for d in range(3)]
     mask = None if key_padding_mask is None else key_padding_mask.contiguous().view(torch.int8)
-    meta = dict(
+    batch, heads, length, head_dim = q.shape
+    return dict(
+        KeyMask=q if mask is None else mask,  # any pointer where there is no mask (HAS_MASK is off)
+        tables=tuple(tables), table_sb=strides[0], table_sh=strides[1], table_sr=strides[2],
+        logit_ids=tuple(logit_ids), value_ids=tuple(value_ids),
+        seed=seed, dropout_p=float(dropout_p), scale=float(scale), H=heads, L=length, D=head_dim,
         HAS_MASK=mask is not None,
         DROPOUT=dropout_p > 0,
         # Only read for fp32 operands: exact fp32 products ("ieee"), as torch's default fp32 matmul.
         PRECISION="ieee" if q.dtype == torch.float32 else "tf32",
         UPCAST=q.dtype == torch.bfloat16 and interpreted(kernel(name, q.device)),
+        BLOCK_D=max(16, triton.next_power_of_2(head_dim)),
     )
-    terms = (tuple(tables), *strides, tuple(logit_ids), tuple(value_ids))
-    return (q if mask is None else mask), terms, (seed, float(dropout_p), float(scale)), meta
 
 
 def forward(q: Tensor, k: Tensor, v: Tensor, tables: list[Tensor], logit_ids: list[Tensor], by_key: list[bool],
@@ -86,13 +92,11 @@ def forward(q: Tensor, k: Tensor, v: Tensor, tables: list[Tensor], logit_ids: li
     lse = q.new_empty((batch, heads, length), dtype=torch.float32)
     value_total = sum(value_buckets)
     sums = q.new_empty((batch, heads, length, value_total), dtype=torch.float32)
-    mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
-                                         seed, "forward")
+    common = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale, seed, "forward")
     _launch("forward", lambda tile: (triton.cdiv(length, tile["BLOCK_M"]), batch * heads), q.device,
-            q, k, v, out, lse, sums if value_total else lse, mask, *terms, *scalars,
-            heads, length, head_dim, value_total,
+            Q=q, K=k, V=v, Out=out, Lse=lse, Sums=sums if value_total else lse, sums_stride=value_total,
             BY_KEY=tuple(int(b) for b in by_key), VALUE_OFFSETS=_offsets(value_buckets),
-            SUMS_WIDTH=_width(value_total), **meta, BLOCK_D=max(16, triton.next_power_of_2(head_dim)))
+            SUMS_WIDTH=_width(value_total), **common)
     return out, lse, sums
 
 
@@ -120,19 +124,17 @@ def backward(dout: Tensor, dsums: Tensor, q: Tensor, k: Tensor, v: Tensor, out: 
     dtk = q.new_empty((batch, heads, length, sum(key_sizes)), dtype=torch.float32)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
 
-    mask, terms, scalars, meta = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale,
-                                         seed, "backward_q")
+    common = _common(q, tables, logit_ids, value_ids, key_padding_mask, dropout_p, scale, seed, "backward_q")
     value_total = sum(value_buckets)
-    u = dsums if value_total else lse
-    shared = dict(BY_KEY=tuple(int(b) for b in by_key), TERM_OFFSETS=term_offsets,
-                  VALUE_OFFSETS=_offsets(value_buckets), **meta, BLOCK_D=max(16, triton.next_power_of_2(head_dim)))
-    qkv = (q, k, v, dout, lse, delta, u, mask)
+    shared = dict(Q=q, K=k, V=v, dO=dout, Lse=lse, Delta=delta, U=dsums if value_total else lse,
+                  u_stride=value_total, BY_KEY=tuple(int(b) for b in by_key), TERM_OFFSETS=term_offsets,
+                  VALUE_OFFSETS=_offsets(value_buckets), **common)
     _launch("backward_q", lambda tile: (triton.cdiv(length, tile["BLOCK_M"]), batch * heads), q.device,
-            *qkv, dq, dtq if dtq.numel() else lse, *terms, *scalars, heads, length, head_dim, value_total,
-            sum(query_sizes), HAS_DT=bool(query_sizes), DT_WIDTH=_width(sum(query_sizes)), **shared)
+            dQ=dq, dT=dtq if dtq.numel() else lse, dt_stride=sum(query_sizes), HAS_DT=bool(query_sizes),
+            DT_WIDTH=_width(sum(query_sizes)), **shared)
     _launch("backward_kv", lambda tile: (triton.cdiv(length, tile["BLOCK_N"]), batch * heads), q.device,
-            *qkv, dk, dv, dtk if dtk.numel() else lse, *terms, *scalars, heads, length, head_dim, value_total,
-            sum(key_sizes), HAS_DT=bool(key_sizes), DT_WIDTH=_width(sum(key_sizes)), **shared)
+            dK=dk, dV=dv, dT=dtk if dtk.numel() else lse, dt_stride=sum(key_sizes), HAS_DT=bool(key_sizes),
+            DT_WIDTH=_width(sum(key_sizes)), **shared)
     return dq, dk, dv, dtq, dtk
 
 
@@ -146,5 +148,5 @@ def dropout_keep_mask(seed: int, batch: int, heads: int, length: int, p: float,
     keep = torch.empty((batch, heads, length, length), dtype=torch.int8, device=device)
     blk = MASK_BLOCKS if device.type == "cuda" else INTERPRETER_BLOCKS
     _launch("keep_mask", lambda tile: (triton.cdiv(length, blk.m), triton.cdiv(length, blk.n), batch * heads),
-            device, keep, seed, float(p), length, BLOCK_M=blk.m, BLOCK_N=blk.n)
+            device, Keep=keep, seed=seed, dropout_p=float(p), L=length, BLOCK_M=blk.m, BLOCK_N=blk.n)
     return keep.bool()

@@ -32,7 +32,7 @@ def configs_for(configs: list[Config], named_args: dict, **kwargs: object) -> li
     """The configs tried for a call: all in half precision; in fp32 (exact "ieee" dots on the FMA units, twice
     the registers per element) none with 128 rows, whose backward ptxas compiles for minutes into a 17 KB stack
     frame per thread (sm_90, iRPE cross on Q, K, V with dropout)."""
-    fp32 = named_args["Q"].dtype == torch.float32
+    fp32 = {**named_args, **kwargs}["Q"].dtype == torch.float32  # launches pass every argument by name
     return [c for c in configs if not (fp32 and c.kwargs["BLOCK_M"] > 64)]
 
 

@@ -17,7 +17,7 @@ from ablate.models.registry import MODELS
 from ablate.attention.layer import RPEAttention
 from ablate.rpe.config import RPEConfig
 from ablate.pe.absolute import sincos_2d
-from ablate.pe.interface import Grid
+from ablate.pe.interface import Grid, no_weight_decay
 from ablate.pe.registry import ABSOLUTE, ENCODINGS, build_encoding
 
 
@@ -58,6 +58,10 @@ class RPEVisionTransformer(VisionTransformer):
         self.patch_embed.register_forward_pre_hook(self._set_grid)
         if abs_pos == "sincos":
             self.patch_embed.register_forward_hook(self._add_sincos)
+
+    def no_weight_decay(self) -> set[str]:
+        """timm's (position embedding, tokens), and what each encoding's reference keeps out of weight decay."""
+        return set(super().no_weight_decay()) | no_weight_decay(self)
 
     def grid(self, image: Tensor) -> tuple[int, int]:
         """The patch grid (H, W) of an image batch: the true one, never a square-root guess."""

@@ -9,12 +9,13 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.data.options import check_augment, image_size
-from ablate.data.registry import check_dataset
+from ablate.data.registry import DATASETS, check_dataset
 from ablate.models.registry import MODELS, check_model_name
 from ablate.attention.backends import CHOICES
 from ablate.rpe.config import RPEConfig, flag_config
 from ablate.config.schema import encoding_options, ranges
 from ablate.pe.registry import ABSOLUTE, ENCODINGS
+from ablate.protocol import MODES, POSITIONS, choices
 
 RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
 DETR_OUTPUT_STRIDES = (8, 16, 32)
@@ -83,6 +84,8 @@ def check_pe(pe: DictConfig, family: str, rpe: RPEConfig | None, head_dim: int, 
     if head_dim % spec.head_dim_multiple:
         raise ValueError(f"pe.name={pe.name} needs a head_dim divisible by {spec.head_dim_multiple}, this model's "
                          f"is {head_dim}: choose a model with other heads")
+    if "positions" in options:
+        choices(options["positions"], "pe.positions", POSITIONS)
     bad = [b for b in options.get("blocks") or [] if not 0 <= b < depth]
     if bad:
         raise ValueError(f"pe.blocks={list(options['blocks'])}: block {bad[0]} does not exist in a model of "
@@ -104,6 +107,39 @@ def check_resolutions(resolutions: list) -> None:
             raise ValueError(f"eval.resolutions entry {size!r}: expected a positive size (42) or [H, W] ([28, 36])")
 
 
+def _sizes(size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[-1]))
+
+
+def check_background(data: DictConfig) -> None:
+    """data.background is null, "border", or pixel values 0-255 (one, or one per channel)."""
+    value = data.background
+    if value is None or value == "border":
+        return
+    values = [value] if isinstance(value, (int, float)) else list(value) if OmegaConf.is_list(value) else None
+    if (values is None or len(values) not in (1, data.in_chans)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in values)):
+        raise ValueError(f"data.background={value!r}: expected a pixel value 0-255 (one, or one per channel) or "
+                         "border (each image's border median)")
+
+
+def check_tests(cfg: DictConfig) -> None:
+    """The tests at other resolutions: sizes, how their images are made (eval.resolution_mode, data.background; crop
+    needs images stored larger than each size) and how encodings read positions there (pe.positions)."""
+    check_resolutions(cfg.eval.resolutions)
+    modes = choices(cfg.eval.resolution_mode, "eval.resolution_mode", MODES)
+    check_background(cfg.data)
+    if not cfg.eval.resolutions and (modes != [MODES[0]] or cfg.pe.positions is not None):
+        raise ValueError("eval.resolution_mode and pe.positions say how tests at other sizes are made: give the "
+                         "sizes too, e.g. eval.resolutions=[44,56]")
+    stored = DATASETS[cfg.data.name].stored
+    larger = [s for s in cfg.eval.resolutions if stored and any(a > b for a, b in zip(_sizes(s), stored))]
+    if "crop" in modes and larger:
+        raise ValueError(f"eval.resolution_mode=crop cuts each test image from a larger stored one, but "
+                         f"{cfg.data.name} is stored at {stored[0]}x{stored[1]} (test size {larger[0]}): use "
+                         "upsample or canvas, or a set stored larger (data=folder)")
+
+
 def check_image_size(img_size, model_name: str) -> None:
     """data.img_size is one number or [H, W], each a multiple of the model's patch size."""
     height, width = image_size(img_size)
@@ -118,11 +154,11 @@ def check_classification(cfg: DictConfig) -> None:
     and evaluation view, mixup batch."""
     check_ranges(cfg)
     check_model_name(cfg.model.name)
-    check_resolutions(cfg.eval.resolutions)
     arch = MODELS[cfg.model.name]
     check_pe(cfg.pe, "deit", rpe_config(cfg.rpe), arch["embed_dim"] // arch["num_heads"], arch["depth"])
     check_backend(cfg.model)
     check_dataset(cfg.data, "classification")
+    check_tests(cfg)
     check_image_size(cfg.data.img_size, cfg.model.name)
     data, train = cfg.data, cfg.train
     if not len(data.mean) == len(data.std) == data.in_chans:
@@ -141,8 +177,9 @@ def check_detection(cfg: DictConfig) -> None:
         raise ValueError(f"model.hidden_dim={model.hidden_dim} is not divisible by model.nheads={model.nheads}")
     check_pe(cfg.pe, "detr", detr_rpe(model, cfg.rpe), model.hidden_dim // model.nheads, model.enc_layers)
     check_backend(model)
-    if cfg.eval.resolutions:
-        raise ValueError("eval.resolutions is for classification: DETR is evaluated at data.eval_size")
+    if cfg.eval.resolutions or cfg.pe.positions is not None or cfg.eval.resolution_mode != MODES[0]:
+        raise ValueError("eval.resolutions, eval.resolution_mode and pe.positions are for classification: DETR is "
+                         "evaluated at data.eval_size")
     if not _RESNET.match(model.backbone):
         raise ValueError(f"model.backbone={model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
     if model.output_stride not in DETR_OUTPUT_STRIDES:

@@ -12,7 +12,7 @@ def evaluate(checkpoint: Path, overrides: list[str]) -> str:
     from ablate.config.checks import rpe_config
     from ablate.data.build import build_val_loader, open_split
     from ablate.data.registry import check_dataset
-    from ablate.engine.classification import evaluate_classifier
+    from ablate.engine.scoring import evaluate_classifier
     from ablate.engine.model import build_model
     from ablate.engine.pretrained import checkpoint_state, load_into
     from ablate.engine.resources import cpu_count

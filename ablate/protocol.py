@@ -79,7 +79,7 @@ def metric_name(metric: str, size: int | Sequence[int], protocol: Protocol) -> s
 
 
 @dataclass(frozen=True)
-class Tested:
+class MetricAt:
     """A metric column read back: which metric, at which size (H, W), under which protocol."""
 
     metric: str
@@ -87,7 +87,7 @@ class Tested:
     protocol: Protocol
 
 
-def parse(column: str) -> Tested | None:
+def parse(column: str) -> MetricAt | None:
     """The parts of a metric name made by metric_name, None for any other column."""
     metric, at, rest = column.partition("@")
     if not at or not metric:
@@ -101,4 +101,4 @@ def parse(column: str) -> Tested | None:
     protocol = Protocol(mode, positions)
     if protocol.suffix != "".join(f"/{p}" for p in parts):
         return None
-    return Tested(metric, (int(sides[0]), int(sides[-1])), protocol)
+    return MetricAt(metric, (int(sides[0]), int(sides[-1])), protocol)

@@ -132,6 +132,11 @@ def check_tests(cfg: DictConfig) -> None:
     if not cfg.eval.resolutions and (modes != [MODES[0]] or cfg.pe.positions is not None):
         raise ValueError("eval.resolution_mode and pe.positions say how tests at other sizes are made: give the "
                          "sizes too, e.g. eval.resolutions=[44,56]")
+    trained = image_size(cfg.data.img_size)
+    smaller = [s for s in cfg.eval.resolutions if any(a < b for a, b in zip(_sizes(s), trained))]
+    if "canvas" in modes and smaller:
+        raise ValueError(f"eval.resolution_mode=canvas places the {trained[0]}x{trained[1]} image on a larger field, "
+                         f"but test size {smaller[0]} is smaller: test canvas at sizes >= data.img_size")
     stored = DATASETS[cfg.data.name].stored
     larger = [s for s in cfg.eval.resolutions if stored and any(a > b for a, b in zip(_sizes(s), stored))]
     if "crop" in modes and larger:

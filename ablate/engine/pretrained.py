@@ -6,18 +6,31 @@ import torch
 SHOW = 5  # how many keys of each kind a mismatch message names
 
 
-def checkpoint_state(path: Path) -> dict[str, torch.Tensor]:
-    """The state dict inside a checkpoint file: under "model" (authors' and ours) or the file itself."""
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint file's content: a dict (ours: model, stepper, history, input_shape, ...; the authors':
+    model), or a bare state dict."""
     if not Path(path).is_file():
         raise ValueError(f"checkpoint not found: {path}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # any unpickling problem means: not a checkpoint we can read
         raise ValueError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
-    state = blob.get("model", blob) if isinstance(blob, dict) else None
+    if not isinstance(blob, dict):
+        raise ValueError(f"{path} holds no state dict (expected a dict of tensors, or one under 'model')")
+    return blob
+
+
+def state_of(blob: dict, path: Path) -> dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint's content: under "model" (authors' and ours) or the content itself."""
+    state = blob.get("model", blob)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} holds no state dict (expected a dict of tensors, or one under 'model')")
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def checkpoint_state(path: Path) -> dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint file: under "model" (authors' and ours) or the file itself."""
+    return state_of(read_checkpoint(path), path)
 
 
 def _names(keys: list[str]) -> str:

@@ -182,9 +182,11 @@ def check_detection(cfg: DictConfig) -> None:
         raise ValueError(f"model.hidden_dim={model.hidden_dim} is not divisible by model.nheads={model.nheads}")
     check_pe(cfg.pe, "detr", detr_rpe(model, cfg.rpe), model.hidden_dim // model.nheads, model.enc_layers)
     check_backend(model)
-    if cfg.eval.resolutions or cfg.pe.positions is not None or cfg.eval.resolution_mode != MODES[0]:
-        raise ValueError("eval.resolutions, eval.resolution_mode and pe.positions are for classification: DETR is "
-                         "evaluated at data.eval_size")
+    if cfg.eval.resolutions:
+        raise ValueError("eval.resolutions is for classification: DETR is evaluated at data.eval_size")
+    if cfg.pe.positions is not None or cfg.eval.resolution_mode != MODES[0]:
+        raise ValueError("eval.resolution_mode and pe.positions shape tests at other sizes, which DETR does not take "
+                         "(it is evaluated at data.eval_size): leave them unset")
     if not _RESNET.match(model.backbone):
         raise ValueError(f"model.backbone={model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
     if model.output_stride not in DETR_OUTPUT_STRIDES:

@@ -13,7 +13,7 @@ from ablate.data.build import build_crop_loader
 from ablate.data.sizing import AtSize, canvas, fill_of, pad_to_patches, upsample
 from ablate.protocol import Protocol, MetricAt, metric_name, parse
 from ablate.results.report import at_resolutions, load_records, summarize
-from ablate.results.study_figure import tested_modes
+from ablate.results.study_figure import resolution_modes
 from conftest import FAST, tree
 
 MEAN, STD = [0.286], [0.353]  # Fashion-MNIST's
@@ -113,7 +113,7 @@ def test_a_run_records_every_size_mode_and_positions(cli, results):
     report = cli("report", "--format", "csv", results=results)
     assert "top1@16/canvas/interpolate_mean" in report.stdout
     summary = summarize(load_records(results), metrics=("top1", *at_resolutions(record["metrics"], "top1")))
-    assert tested_modes(summary) == ["upsample", "canvas"]  # one resolution panel each
+    assert resolution_modes(summary) == ["upsample", "canvas"]  # one resolution panel each
     figure = cli("report", "--format", "png", "--output", str(results / "f.png"), results=results)
     assert figure.exit_code == 0 and (results / "f.png").stat().st_size > 0
 

@@ -95,7 +95,7 @@ def _training_side(summary: Summary) -> int | None:
     return max(sides)
 
 
-def tested_modes(summary: Summary) -> list[str]:
+def resolution_modes(summary: Summary) -> list[str]:
     """The modes the headline metric was tested in at other sizes, in ablate.protocol's order."""
     headline = summary.headline or summary.metrics[0]
     found = {parse(c).protocol.mode for c in at_resolutions(summary.metrics, headline)}
@@ -155,7 +155,7 @@ def to_png(summary: Summary) -> bytes:
     resolution panels below them (one per mode) when there are test resolutions."""
     headline = summary.headline or summary.metrics[0]
     tested = at_resolutions(summary.metrics, headline)
-    modes = tested_modes(summary)
+    modes = resolution_modes(summary)
     metrics = [m for m in summary.metrics if m not in tested][:MAX_METRIC_PANELS]
     labels = setting_labels(summary)
     height = 1.0 + 0.3 * len(labels)

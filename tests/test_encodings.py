@@ -29,18 +29,52 @@ def _rotate_reference(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return torch.stack([even * cos - odd * sin, odd * cos + even * sin], dim=-1).flatten(-2)
 
 
-def test_rope_axial_rotates_pairs_by_row_then_column_at_base_100():
+def _ropevit_phases(height: int, width: int, head_dim: int) -> torch.Tensor:
+    """RoPE-ViT's axial phases, written from the paper: patch t of a row-major H x W grid sits at x = t mod W,
+    y = t div W; channel pair m < head_dim/4 turns by x * 100^(-4m/head_dim), pair head_dim/4 + m by y times the
+    same frequency."""
+    freqs = 100.0 ** (-4 * torch.arange(head_dim // 4, dtype=torch.float64) / head_dim)
+    t = torch.arange(height * width, dtype=torch.float64)
+    return torch.cat([torch.outer(t % width, freqs), torch.outer(t // width, freqs)], dim=1)
+
+
+def _ropevit_rotate(x: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
+    """Channels (2m, 2m+1) as the complex number x_2m + i x_2m+1, multiplied by e^(i phase_m)."""
+    z = torch.view_as_complex(x.double().reshape(*x.shape[:-1], -1, 2).contiguous())
+    return torch.view_as_real(z * torch.polar(torch.ones_like(phases), phases)).flatten(-2)
+
+
+def test_rope_axial_is_ropevits_layout_x_first():
     grid = Grid(3, 4, 1)
     [layer] = build_encoding("rope_axial", DIM, HEADS, 1, 1, (3, 4)).layers
-    q, k = _qk(grid, dtype=torch.float32)
+    q, k = _qk(grid)
     rq, rk = layer.rotate(q, k, grid)
-    freqs = 100.0 ** (-4 * torch.arange(HEAD_DIM // 4, dtype=torch.float64) / HEAD_DIM)
-    rows = torch.arange(3).repeat_interleave(4).double()
-    cols = torch.arange(4).repeat(3).double()
-    angles = torch.cat([rows[:, None] * freqs, cols[:, None] * freqs], dim=1)  # half by row, half by column
-    torch.testing.assert_close(rq[..., 1:, :].double(), _rotate_reference(q[..., 1:, :].double(), angles),
-                               rtol=1e-5, atol=1e-5)
+    phases = _ropevit_phases(3, 4, HEAD_DIM)
+    torch.testing.assert_close(rq[..., 1:, :], _ropevit_rotate(q[..., 1:, :], phases), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(rk[..., 1:, :], _ropevit_rotate(k[..., 1:, :], phases), rtol=1e-6, atol=1e-6)
     assert torch.equal(rq[..., 0, :], q[..., 0, :]) and torch.equal(rk[..., 0, :], k[..., 0, :])  # class token
+
+
+def test_a_ropevit_attention_layers_weights_give_its_outputs():
+    """RoPE-ViT's RoPE-Axial attention, written from the paper (q, k projected, patch tokens rotated, the class
+    token not, softmax(q k^T / sqrt(d)) v, projected), with random weights, against ours with the same weights."""
+    dim, heads, height, width = 32, 2, 3, 5
+    head_dim = dim // heads
+    ours = RPEAttention(dim, heads, qkv_bias=True)
+    ours.set_encoding(build_encoding("rope_axial", dim, heads, 1, 1, (height, width)).layers[0])
+    ours.grid = (height, width)
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_(0, 0.3)
+    x = torch.randn(2, 1 + height * width, dim)
+    qkv = (x.double() @ ours.qkv.weight.double().t() + ours.qkv.bias.double())
+    q, k, v = qkv.reshape(2, -1, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+    phases = _ropevit_phases(height, width, head_dim)
+    q = torch.cat([q[..., :1, :], _ropevit_rotate(q[..., 1:, :], phases)], dim=-2)
+    k = torch.cat([k[..., :1, :], _ropevit_rotate(k[..., 1:, :], phases)], dim=-2)
+    attn = (q @ k.transpose(-2, -1) / math.sqrt(head_dim)).softmax(-1)
+    out = (attn @ v).transpose(1, 2).reshape(2, -1, dim) @ ours.proj.weight.double().t() + ours.proj.bias.double()
+    torch.testing.assert_close(ours(x).double(), out, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["rope_axial", "rope_mixed"])

@@ -5,6 +5,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ablate.config.compose import Composer
+from ablate.config.identity import identity_view
 from ablate.results.migrate import migrate, stale, upgrade
 from ablate.results.records import RECORD_SCHEMA, config_hashes, new_record
 from ablate.results.report import load_records
@@ -62,9 +63,12 @@ def test_old_runs_move_to_their_current_identity(tmp_path):
     for config in configs.values():
         run = RunDir.of(tmp_path, config)
         record = run.finished()
-        assert record is not None and record["schema"] == RECORD_SCHEMA and record["config"] == config
+        # Options added since schema 4 are absent from a migrated record, as from any record made before them:
+        # they read as their neutral values, and the identity is the same.
+        assert record is not None and record["schema"] == RECORD_SCHEMA
+        assert identity_view(record["config"]) == identity_view(config)
         assert record["identity"]["config_hash"] == config_hashes(config)[0]
-        assert OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG)) == config
+        assert identity_view(OmegaConf.to_container(OmegaConf.load(run / RunDir.CONFIG))) == identity_view(config)
     moved = RunDir.of(tmp_path, current(["rpe=irpe_k_bias"]))
     assert moved.metrics() == [{"epoch": 0, "top1": 60.0}] and not unfinished.path.exists()
     assert stale(tmp_path) == 0 and migrate(tmp_path)["current"] and len(list(run_dirs(tmp_path))) == 5

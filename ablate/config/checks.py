@@ -12,12 +12,13 @@ from types import ModuleType
 from omegaconf import DictConfig, OmegaConf
 
 from ablate.data.options import check_augment, image_size
-from ablate.data.registry import check_dataset, train_images
+from ablate.data.registry import DATASETS, check_dataset, train_images
 from ablate.models.registry import MODELS, check_model_name
 from ablate.attention.backends import CHOICES
 from ablate.rpe.config import RPEConfig, flag_config
 from ablate.config.schema import choices, encoding_options, marks, ranges
 from ablate.pe.registry import ABSOLUTE, ENCODINGS
+from ablate.protocol import MODES, POSITIONS, listed
 from ablate.suggest import did_you_mean
 
 RPE_FIELDS = ("mode", "ratio", "shared_head", "rpe_on", "index")
@@ -155,6 +156,8 @@ def check_pe(pe: DictConfig, family: str, rpe: RPEConfig | None, head_dim: int, 
     if head_dim % spec.head_dim_multiple:
         raise ValueError(f"pe.name={pe.name} needs a head_dim divisible by {spec.head_dim_multiple}, this model's "
                          f"is {head_dim}: choose a model with other heads")
+    if "positions" in options:
+        listed(options["positions"], "pe.positions", POSITIONS)
     bad = [b for b in options.get("blocks") or [] if not 0 <= b < depth]
     if bad:
         raise ValueError(f"pe.blocks={list(options['blocks'])}: block {bad[0]} does not exist in a model of "
@@ -174,6 +177,44 @@ def check_resolutions(resolutions: list) -> None:
             else None
         if sizes is None or len(sizes) not in (1, 2) or not all(isinstance(s, int) and s > 0 for s in sizes):
             raise ValueError(f"eval.resolutions entry {size!r}: expected a positive size (42) or [H, W] ([28, 36])")
+
+
+def _sizes(size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[-1]))
+
+
+def check_background(data: DictConfig) -> None:
+    """data.background is null, "border", or pixel values 0-255 (one, or one per channel)."""
+    value = data.background
+    if value is None or value == "border":
+        return
+    values = [value] if isinstance(value, (int, float)) else list(value) if OmegaConf.is_list(value) else None
+    if (values is None or len(values) not in (1, data.in_chans)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 255 for v in values)):
+        raise ValueError(f"data.background={value!r}: expected a pixel value 0-255 (one, or one per channel) or "
+                         "border (each image's border median)")
+
+
+def check_tests(cfg: DictConfig) -> None:
+    """The tests at other resolutions: sizes, how their images are made (eval.resolution_mode, data.background; crop
+    needs images stored larger than each size) and how encodings read positions there (pe.positions)."""
+    check_resolutions(cfg.eval.resolutions)
+    modes = listed(cfg.eval.resolution_mode, "eval.resolution_mode", MODES)
+    check_background(cfg.data)
+    if not cfg.eval.resolutions and (modes != [MODES[0]] or cfg.pe.positions is not None):
+        raise ValueError("eval.resolution_mode and pe.positions say how tests at other sizes are made: give the "
+                         "sizes too, e.g. eval.resolutions=[44,56]")
+    trained = image_size(cfg.data.img_size)
+    smaller = [s for s in cfg.eval.resolutions if any(a < b for a, b in zip(_sizes(s), trained))]
+    if "canvas" in modes and smaller:
+        raise ValueError(f"eval.resolution_mode=canvas places the {trained[0]}x{trained[1]} image on a larger field, "
+                         f"but test size {smaller[0]} is smaller: test canvas at sizes >= data.img_size")
+    stored = DATASETS[cfg.data.name].stored
+    larger = [s for s in cfg.eval.resolutions if stored and any(a > b for a, b in zip(_sizes(s), stored))]
+    if "crop" in modes and larger:
+        raise ValueError(f"eval.resolution_mode=crop cuts each test image from a larger stored one, but "
+                         f"{cfg.data.name} is stored at {stored[0]}x{stored[1]} (test size {larger[0]}): use "
+                         "upsample or canvas, or a set stored larger (data=folder)")
 
 
 def check_image_size(img_size, model_name: str) -> None:
@@ -198,11 +239,11 @@ def check_classification(cfg: DictConfig) -> None:
     size, augmentation and evaluation view, batches."""
     check_common(cfg)
     check_model_name(cfg.model.name)
-    check_resolutions(cfg.eval.resolutions)
     arch = MODELS[cfg.model.name]
     check_pe(cfg.pe, "deit", rpe_config(cfg.rpe), arch["embed_dim"] // arch["num_heads"], arch["depth"])
     check_backend(cfg.model)
     check_dataset(cfg.data, "classification")
+    check_tests(cfg)
     check_image_size(cfg.data.img_size, cfg.model.name)
     data, train = cfg.data, cfg.train
     if not len(data.mean) == len(data.std) == data.in_chans:
@@ -229,6 +270,9 @@ def check_detection(cfg: DictConfig) -> None:
     check_backend(model)
     if cfg.eval.resolutions:
         raise ValueError("eval.resolutions is for classification: DETR is evaluated at data.eval_size")
+    if cfg.pe.positions is not None or cfg.eval.resolution_mode != MODES[0]:
+        raise ValueError("eval.resolution_mode and pe.positions shape tests at other sizes, which DETR does not take "
+                         "(it is evaluated at data.eval_size): leave them unset")
     if not _RESNET.match(model.backbone):
         raise ValueError(f"model.backbone={model.backbone!r} is not a timm ResNet (e.g. resnet50, resnet18)")
     if model.output_stride not in DETR_OUTPUT_STRIDES:

@@ -24,6 +24,7 @@ from omegaconf import MISSING
 
 from ablate.data.detection.composite_spec import CompositeSpec
 from ablate.data.options import INTERPOLATIONS
+from ablate.protocol import POSITION_READERS
 
 _UNSET = object()
 
@@ -97,6 +98,9 @@ class PESchema:
     base: Optional[float] = option(None, low=0, low_open=True, encodings=("rope_axial", "rope_mixed"))  # RoPE base
     shared: Optional[bool] = option(None, encodings=("bias_table",))  # one table for all layers (BEiT), not per layer
     blocks: Optional[list[int]] = option(None, encodings=("peg",))  # the blocks a PEG follows
+    # How positions are read on a test grid other than the trained one: extrapolate | interpolate, or a list of
+    # both to test each (ablate.protocol); null: extrapolate, what runs did before the option.
+    positions: Optional[Any] = option(None, neutral=None, encodings=POSITION_READERS)
 
 
 @dataclass
@@ -176,6 +180,10 @@ class ClassificationDataSchema:
     subset: str = option("seed", neutral="fixed", applies=_limited)
     mean: list[float] = option([0.5])
     std: list[float] = option([0.5])
+    # The fill of a canvas test and of padding to whole patches: a pixel value (0-255; one, or one per channel)
+    # or "border" (each image's border median); null: the dataset's own (ablate.data.registry: 0 for
+    # Fashion-MNIST and digits, "border" for image folders and CIFAR).
+    background: Optional[Any] = option(None, neutral=None)
 
 
 @dataclass
@@ -221,11 +229,13 @@ class TrainSchema:
 @dataclass
 class EvalSchema:
     """Evaluation: batch size, the view of an image (resized to img_size; centre-cropped only if asked), test
-    resolutions."""
+    resolutions and how their images are made."""
 
     batch_size: int = option(256, low=1)
     crop_pct: Optional[float] = option(None, low=0, high=1, low_open=True)  # null: resize, nothing cut; 0.875: ImageNet's
     resolutions: list[Any] = option([])  # after the last epoch, top-1 at each: 42 or [H, W]
+    # How a test image of another size is made: upsample | canvas | crop, or a list (ablate.protocol)
+    resolution_mode: Any = option("upsample", neutral="upsample")
     interpolation: str = option("bicubic", choices=INTERPOLATIONS)  # how images are resized for evaluation
 
 

@@ -90,6 +90,20 @@ def build_val_loader(data: DictConfig, evaluation: DictConfig, workers: int, see
                       batch_size=evaluation.batch_size, num_workers=workers, pin_memory=torch.cuda.is_available())
 
 
+def build_crop_loader(data: DictConfig, evaluation: DictConfig, size: tuple[int, int], workers: int, seed: int,
+                      device: torch.device | str = "cpu") -> Iterable:
+    """Validation batches for a crop-mode test at size (H, W) (ablate.protocol): each stored image's short side
+    resized to size / eval.crop_pct (null: 1.0, RoPE-ViT's crop ratio) and the centre kept; never from the decode
+    cache, which holds the images at img_size."""
+    part = open_split(data, "val", seed)
+    view = eval_view(size, evaluation.crop_pct or 1.0, evaluation.interpolation)
+    if isinstance(part, Tensors):
+        images = torch.cat([view(chunk) for chunk in part.images.split(VIEW_CHUNK)])
+        return TensorBatches(images, part.labels, evaluation.batch_size, data.mean, data.std, device=device)
+    return DataLoader(EvalSamples(part.samples, view, Normalize(data.mean, data.std)),
+                      batch_size=evaluation.batch_size, num_workers=workers, pin_memory=torch.cuda.is_available())
+
+
 def build_loaders(data: DictConfig, train: DictConfig, evaluation: DictConfig, workers: int, seed: int,
                   device: torch.device | str = "cpu") -> Loaders:
     """Train and val batches of the run with this seed (in-memory splits on `device`), and the class count

@@ -26,12 +26,15 @@ COCO_SPLITS = {"train": "train2017", "val": "val2017"}
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset: the task it serves, its loader module, and its plan-time check."""
+    """One dataset: the task it serves, its loader module, its plan-time check, and what tests at other
+    resolutions (ablate.protocol) need to know of its images."""
 
     task: str  # classification | detection
     module: str  # the loader, imported only when a run builds its data
     check: Callable[[DictConfig, tuple[str, ...]], None]  # raise ValueError (one line) if it is not there
     train_size: int | None = None  # training images, for a set whose size is fixed
+    background: float | str = "border"  # canvas and padding fill: a pixel value, or each image's border median
+    stored: tuple[int, int] | None = None  # (H, W) every image is stored at, when the set fixes it
 
 
 def _root(data: DictConfig, holding: str) -> Path:
@@ -172,11 +175,13 @@ def _coco(data: DictConfig, splits: tuple[str, ...]) -> None:
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
-DATASETS.register("fashion_mnist", DatasetSpec("classification", "ablate.data.fashion_mnist", _fashion_mnist, 60000))
-DATASETS.register("digits", DatasetSpec("classification", "ablate.data.digits", _nothing, 1440))
+DATASETS.register("fashion_mnist", DatasetSpec("classification", "ablate.data.fashion_mnist", _fashion_mnist, 60000,
+                                               background=0, stored=(28, 28)))  # items on black
+DATASETS.register("digits", DatasetSpec("classification", "ablate.data.digits", _nothing, 1440, background=0,
+                                        stored=(8, 8)))
 DATASETS.register("folder", DatasetSpec("classification", "ablate.data.folder", _folder))
-DATASETS.register("cifar10", DatasetSpec("classification", "ablate.data.cifar", _cifar, 50000))
-DATASETS.register("cifar100", DatasetSpec("classification", "ablate.data.cifar", _cifar, 50000))
+DATASETS.register("cifar10", DatasetSpec("classification", "ablate.data.cifar", _cifar, 50000, stored=(32, 32)))
+DATASETS.register("cifar100", DatasetSpec("classification", "ablate.data.cifar", _cifar, 50000, stored=(32, 32)))
 DATASETS.register("hf", DatasetSpec("classification", "ablate.data.hf", _hf))
 DATASETS.register("composite", DatasetSpec("detection", "ablate.data.detection.composite", _composite))
 DATASETS.register("coco", DatasetSpec("detection", "ablate.data.detection.coco", _coco))

@@ -41,17 +41,3 @@ class TensorBatches:
                 batch = self.augment.erase(batch)
             yield batch, self.labels[index]
 
-
-class Resized:
-    """Batches of another iterable, each image resized to `size` (H, W): bicubic, antialiased when shrinking."""
-
-    def __init__(self, batches, size: tuple[int, int]):
-        self.batches, self.size = batches, tuple(size)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for images, labels in self.batches:
-            yield torch.nn.functional.interpolate(images, size=self.size, mode="bicubic", align_corners=False,
-                                                  antialias=True), labels

@@ -9,10 +9,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ablate.data.build import build_loaders
 from ablate.data.options import image_size
-from ablate.data.tensor_batches import Resized
 from ablate.engine.distributed import AgreedStep, World, shard_train, shard_val
 from ablate.engine.model import build_model
 from ablate.engine.optim import Stepper
+from ablate.engine.resolutions import ResolutionTests, build_tests
+from ablate.engine.scoring import classifier_metrics, classifier_sums
 from ablate.engine.task import Task
 
 
@@ -27,49 +28,16 @@ def build(cfg: DictConfig, device: torch.device) -> "ClassificationTask":
         mixup = Mixup(mixup_alpha=train.mixup, cutmix_alpha=train.cutmix, label_smoothing=train.smoothing,
                       num_classes=loaders.num_classes)
     return ClassificationTask(model.to(device), loaders.train, loaders.val, mixup, train.smoothing, device,
-                              (data.in_chans, *size))
-
-
-def resolution_label(size: int | list[int]) -> str:
-    """How a test resolution names its metrics: 42 -> top1@42, [28, 36] -> top1@28x36."""
-    return str(size) if isinstance(size, int) else "x".join(str(s) for s in size)
-
-
-@torch.no_grad()
-def classifier_sums(model: torch.nn.Module, batches, device: torch.device) -> list[float]:
-    """[top-1 hits, top-5 hits, summed cross-entropy, images] over all batches, in full precision."""
-    model.eval()
-    correct1 = correct5 = 0
-    loss_sum, n = 0.0, 0
-    for images, labels in batches:
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        logits = model(images).float()
-        loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
-        top = logits.topk(min(5, logits.shape[1]), dim=1).indices
-        hits = top == labels[:, None]
-        correct1 += hits[:, 0].sum().item()
-        correct5 += hits.any(dim=1).sum().item()
-        n += len(labels)
-    return [correct1, correct5, loss_sum, n]
-
-
-def classifier_metrics(sums: list[float]) -> dict[str, float]:
-    """Top-1, top-5 (%) and mean cross-entropy from classifier_sums (added up over processes if several)."""
-    correct1, correct5, loss_sum, n = sums
-    return {"top1": 100.0 * correct1 / n, "top5": 100.0 * correct5 / n, "loss": loss_sum / n}
-
-
-def evaluate_classifier(model: torch.nn.Module, batches, device: torch.device) -> dict[str, float]:
-    """Top-1, top-5 (%) and mean cross-entropy over all batches."""
-    return classifier_metrics(classifier_sums(model, batches, device))
+                              (data.in_chans, *size), build_tests(cfg, device))
 
 
 class ClassificationTask(Task):
     """Trains with label smoothing or mixup/cutmix soft targets; evaluates top-1/top-5 and loss."""
 
     def __init__(self, model: torch.nn.Module, train_set, val_set, mixup: Mixup | None, smoothing: float,
-                 device: torch.device, input_shape: tuple[int, ...]):
+                 device: torch.device, input_shape: tuple[int, ...], tests: ResolutionTests):
         self.model, self.train_set, self.val_set, self.mixup = model, train_set, val_set, mixup
+        self.tests = tests
         self.train_model = model  # what training calls: the DDP wrapper once distributed
         self.world = World(device=device)
         self.device, self.input_shape = device, input_shape
@@ -113,11 +81,6 @@ class ClassificationTask(Task):
         return classifier_metrics(self.world.sum(classifier_sums(self.model, self.val_set, self.device)))
 
     def evaluate_at(self, sizes: list) -> dict[str, float]:
-        """Top-1, top-5 and loss with the validation images resized to each size (an int or [H, W]), as
-        top1@42, top1@28x36, ...: the model takes the new grid (learned APE resampled as timm does)."""
-        out = {}
-        for size in sizes:
-            hw = (size, size) if isinstance(size, int) else tuple(size)
-            sums = classifier_sums(self.model, Resized(self.val_set, hw), self.device)
-            out.update({f"{k}@{resolution_label(size)}": v for k, v in classifier_metrics(self.world.sum(sums)).items()})
-        return out
+        """Top-1, top-5 and loss at each test size (an int or [H, W]) under each protocol the config asks for
+        (ablate.engine.resolutions): top1@42, top1@56/canvas, top1@28x36/interpolate, ..."""
+        return self.tests.run(self.model, self.val_set, sizes, self.device, self.world)

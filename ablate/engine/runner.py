@@ -164,7 +164,8 @@ class Run:
         self.run.append_metrics(row)
         save_checkpoint(self.run, {
             "model": task.model.state_dict(), "stepper": step.state_dict(), "history": self.history,
-            "size": self.size, "resumed_at": self.resumed_at, "epoch": epoch + 1})
+            "size": self.size, "resumed_at": self.resumed_at, "epoch": epoch + 1,
+            "input_shape": list(task.input_shape)})  # the trained size: `ablate eval` tests other sizes from it
         board.log(row)
         if self.on_epoch is not None:
             self.on_epoch(row)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ablate.attention.layer import RPEAttention
 from ablate.pe.absolute import sincos_2d
-from ablate.pe.interface import Grid, TokenMixer
+from ablate.pe.interface import Grid, TokenMixer, no_weight_decay
 from ablate.pe.registry import ABSOLUTE, ENCODINGS, build_encoding
 from ablate.rpe.config import RPEConfig
 
@@ -83,6 +83,11 @@ class RPEVisionTransformer(VisionTransformer):
                 block.attn.set_encoding(layer)
         # Token mixers act between blocks, after the block each is keyed by (pos_block.<i>).
         self.pos_block = nn.ModuleDict({str(i): mixer for i, mixer in encoding.mixers.items()})
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        """timm's (position embedding, tokens), and what each encoding's reference keeps out of weight decay."""
+        return set(super().no_weight_decay()) | no_weight_decay(self)
 
     def embed(self, x: Tensor) -> tuple[Tensor, Grid]:
         """Images -> the tokens the blocks take (prefix tokens, then patches, absolute encoding added) and their

@@ -19,15 +19,23 @@ def _unwrap(blob: object, source: object) -> dict[str, Tensor]:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def checkpoint_state(path: Path) -> dict[str, Tensor]:
-    """The state dict inside a checkpoint file: under "model" (authors' and ours) or the file itself."""
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint file's content: ours (model, input_shape, optimiser, ...), the authors' (model), or a bare
+    state dict."""
     if not Path(path).is_file():
         raise ValueError(f"checkpoint not found: {path}")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # any unpickling problem means: not a checkpoint we can read
         raise ValueError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
-    return _unwrap(blob, path)
+    if not isinstance(blob, dict):
+        raise ValueError(f"{path} holds no state dict (expected a dict of tensors, or one under 'model')")
+    return blob
+
+
+def checkpoint_state(path: Path, blob: dict | None = None) -> dict[str, Tensor]:
+    """The state dict inside a checkpoint file (or its content, already read): under "model" or the file itself."""
+    return _unwrap(read_checkpoint(path) if blob is None else blob, path)
 
 
 def _names(keys: list[str]) -> str:

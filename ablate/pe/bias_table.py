@@ -4,8 +4,10 @@ for each relative offset (dy, dx) of the model's H x W grid, (2H-1)(2W-1) entrie
 both). One table per layer (Swin), or one the model holds for every layer (BEiT's shared table).
 
 timm's `gen_relative_position_index` builds the same index for the model's own grid (the tests hold the two
-equal), but only for that window. Here offsets beyond it are clamped to its edge, so a larger test
-grid reads the table as it is (no resampling), as iRPE's clip index does, and the ids feed every backend.
+equal), but only for that window. On a larger test grid (pe.positions, ablate.protocol) the table is read as
+it is, offsets beyond its window clamped to its edge as iRPE's clip index does (extrapolate), or resized
+bicubically to the new grid's offsets (interpolate), as BEiT and Swin resize a table for a new window.
+Swin and BEiT keep their tables out of weight decay (their no_weight_decay); so do these.
 """
 import inspect
 
@@ -13,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ablate.pe.constant import grid_constant
-from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding
+from ablate.pe.interface import AttentionEncoding, Grid, ModelEncoding, ReadsPositions
 from ablate.pe.terms import BucketLogits
 
 PREFIX_ENTRIES = 3
@@ -46,6 +48,17 @@ def relative_index(window: tuple[int, int], height: int, width: int, prefix: int
 _relative_index_uncached = inspect.unwrap(relative_index)
 
 
+def resized(table: Tensor, window: tuple[int, int], grid: Grid) -> Tensor:
+    """A (entries, heads) table made for `window` resized bicubically to the offsets of `grid`'s patches: the
+    (2H-1) x (2W-1) offset plane of each head is an image; the prefix entries stay as they are."""
+    height, width = window
+    offsets = (2 * height - 1) * (2 * width - 1)
+    plane = table[:offsets].t().reshape(1, -1, 2 * height - 1, 2 * width - 1)
+    size = (2 * grid.height - 1, 2 * grid.width - 1)
+    plane = torch.nn.functional.interpolate(plane, size=size, mode="bicubic", align_corners=False)
+    return torch.cat([plane.flatten(2)[0].t(), table[offsets:]])
+
+
 class BiasTable(nn.Module):
     """A learned table, (entries, heads): timm's layout and name."""
 
@@ -55,34 +68,48 @@ class BiasTable(nn.Module):
         entries = (2 * window[0] - 1) * (2 * window[1] - 1) + PREFIX_ENTRIES
         self.relative_position_bias_table = nn.Parameter(torch.zeros(entries, num_heads))
 
+    def no_weight_decay(self) -> set[str]:
+        """The table, as Swin and BEiT exclude it."""
+        return {"relative_position_bias_table"}
 
-class RelativeBias(AttentionEncoding):
+
+class RelativeBias(AttentionEncoding, ReadsPositions):
     """A layer's bias: its own table (saved as attn.relative_position_bias_table), or the model's shared one."""
 
-    def __init__(self, window: tuple[int, int], num_heads: int, shared: BiasTable | None = None) -> None:
+    def __init__(self, window: tuple[int, int], num_heads: int, shared: BiasTable | None = None,
+                 positions: str = "extrapolate") -> None:
         super().__init__()
-        self.window = window
+        self.window = tuple(window)  # hashable: the cached index is keyed on it
+        self.init_positions(window, positions)
         if shared is None:
             self.relative_position_bias_table = BiasTable(window, num_heads).relative_position_bias_table
         else:
             self._shared = (shared,)  # held by the model: a tuple is not registered in every layer
 
+    def no_weight_decay(self) -> set[str]:
+        """Its own table, as Swin and BEiT exclude it (a shared one is the model's BiasTable's)."""
+        return set() if hasattr(self, "_shared") else {"relative_position_bias_table"}
+
     def logits(self, q: Tensor, k: Tensor, grid: Grid) -> list[BucketLogits]:
-        """The table read by the clamped offset of each pair, the same for every query and batch."""
+        """The table read by the offset of each pair (clamped to the window, or the table resized to the grid),
+        the same for every query and batch."""
         table = self._shared[0].relative_position_bias_table if hasattr(self, "_shared") \
             else self.relative_position_bias_table
+        window = self.window
+        if self.positions == "interpolate" and (grid.height, grid.width) != window:
+            table, window = resized(table, window, grid), (grid.height, grid.width)
         if torch.jit.is_scripting():  # TorchScript has no cache: compute them
-            ids = _relative_index_uncached(self.window, grid.height, grid.width, grid.prefix, q.device)
+            ids = _relative_index_uncached(window, grid.height, grid.width, grid.prefix, q.device)
         else:
-            ids = relative_index(self.window, grid.height, grid.width, grid.prefix, q.device)
+            ids = relative_index(window, grid.height, grid.width, grid.prefix, q.device)
         return [BucketLogits(table.t()[None, :, None, :], ids)]
 
 
 def build(name: str, dim: int, num_heads: int, depth: int, prefix: int, grid: tuple[int, int],
-          shared: bool = False) -> ModelEncoding:
+          shared: bool = False, positions: str = "extrapolate") -> ModelEncoding:
     """Per-layer tables (Swin), or one the model holds (BEiT's shared one)."""
     if shared:
         table = BiasTable(grid, num_heads)
-        return ModelEncoding([RelativeBias(grid, num_heads, table) for _ in range(depth)],
+        return ModelEncoding([RelativeBias(grid, num_heads, table, positions) for _ in range(depth)],
                              modules={"rel_pos_bias": table})
-    return ModelEncoding([RelativeBias(grid, num_heads) for _ in range(depth)])
+    return ModelEncoding([RelativeBias(grid, num_heads, positions=positions) for _ in range(depth)])

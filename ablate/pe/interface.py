@@ -9,11 +9,20 @@ between blocks, a token mixer acts on the patch grid instead (PEG). Each knows t
 after `prefix` tokens (class, distillation). The attention layers of DeiT and DETR gather what their
 encodings contribute and hand it to a backend (ablate.attention.backends), which executes the terms without
 knowing which encoding made them.
+
+An encoding that reads patch positions (ReadsPositions) knows the grid it was trained on and how it reads
+another (ablate.protocol: extrapolate, interpolate); evaluation switches that with `reading_positions`. A
+module whose parameters its reference implementation keeps out of weight decay names them in
+`no_weight_decay()` (timm's convention); the model gathers them with `no_weight_decay`.
 """
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from torch import Tensor, nn
+
+from ablate.protocol import POSITIONS
 
 from ablate.pe.terms import BucketLogits, BucketValues
 
@@ -78,3 +87,36 @@ class ModelEncoding:
     layers: list[AttentionEncoding | None]
     modules: dict[str, nn.Module] = field(default_factory=dict)
     mixers: dict[int, TokenMixer] = field(default_factory=dict)
+
+
+class ReadsPositions:
+    """Mixed into an encoding that reads patch positions: the grid it was trained on (H, W) and how it reads a
+    grid of another size (`positions`: extrapolate or interpolate, ablate.protocol)."""
+
+    def init_positions(self, trained: tuple[int, int], positions: str) -> None:
+        """Set the trained grid and the way positions are read."""
+        if positions not in POSITIONS:
+            raise ValueError(f"pe.positions={positions!r}: expected one of {', '.join(POSITIONS)}")
+        self.trained, self.positions = tuple(trained), positions
+
+
+@contextmanager
+def reading_positions(model: nn.Module, positions: str) -> Iterator[None]:
+    """Inside, every encoding of model that reads positions reads them this way; restored on exit."""
+    readers = [m for m in model.modules() if isinstance(m, ReadsPositions)]
+    before = [m.positions for m in readers]
+    try:
+        for m in readers:
+            m.init_positions(m.trained, positions)
+        yield
+    finally:
+        for m, kept in zip(readers, before):
+            m.positions = kept
+
+
+def no_weight_decay(model: nn.Module) -> set[str]:
+    """Parameter names (as model.named_parameters gives them) that a submodule keeps out of weight decay through
+    its own no_weight_decay(): each encoding follows its reference implementation there."""
+    named = {f"{path}.{name}" for path, module in model.named_modules()
+             if path and callable(getattr(module, "no_weight_decay", None)) for name in module.no_weight_decay()}
+    return named & {name for name, _ in model.named_parameters()}  # timm's PosConv names some it may not have

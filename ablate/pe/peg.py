@@ -1,6 +1,8 @@
 """Conditional position encoding (CPVT, Chu et al. 2021): a position encoding generator (PEG), a 3x3
 depthwise convolution over the patch grid added back to the tokens after the chosen blocks (the first,
-or blocks 0-5); prefix tokens pass unchanged. The convolution is timm's (Twins' PosConv).
+or blocks 0-5); prefix tokens pass unchanged. The convolution is timm's (Twins' PosConv). Twins, by CPVT's
+authors, keeps the PEG out of weight decay (timm's twins.py no_weight_decay: every pos_block parameter); so
+does this.
 """
 from collections.abc import Sequence
 
@@ -17,6 +19,10 @@ class PEG(TokenMixer):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.pos = PosConv(dim, dim)
+
+    def no_weight_decay(self) -> set[str]:
+        """Every parameter of the convolution, as Twins excludes its PosConv."""
+        return {name for name, _ in self.named_parameters()}
 
     def forward(self, x: Tensor, grid: Grid) -> Tensor:
         """(B, L, dim) tokens -> (B, L, dim), the patch tokens mixed with their neighbours."""

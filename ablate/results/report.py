@@ -20,6 +20,7 @@ import pandas as pd
 
 from ablate.config.identity import effective
 from ablate.config.schema import is_identity, neutral_values
+from ablate.protocol import MODES, POSITIONS, MetricAt, parse
 from ablate.results.migrate import upgrade
 from ablate.results.records import COMPLETED, DIVERGED
 from ablate.results.rundir import record_paths
@@ -268,16 +269,17 @@ def _summarize(frame: pd.DataFrame, factors: list[str] | None, metrics: tuple[st
     return Summary(table.reset_index(drop=True), metrics, keys, shown, notes)
 
 
-def resolution_of(label: str) -> tuple[int, int]:
-    """(H, W) of a test resolution label: 42 -> (42, 42), 28x36 -> (28, 36)."""
-    sides = [int(side) for side in label.split("x")]
-    return (sides[0], sides[-1])
-
-
 def at_resolutions(columns, metric: str) -> list[str]:
-    """The columns of a metric at other test resolutions (top1@42, top1@56, ...), smallest first."""
-    found = [c for c in columns if c.startswith(f"{metric}@")]
-    return sorted(found, key=lambda c: resolution_of(c.split("@", 1)[1])[0] * resolution_of(c.split("@", 1)[1])[1])
+    """The columns of a metric at other test sizes (ablate.protocol's names: top1@42, top1@56/canvas, ...), by
+    protocol (mode, then positions, in ablate.protocol's order), then by size, smallest first."""
+    found = [(tested, c) for c in columns if (tested := parse(c)) is not None and tested.metric == metric]
+
+    def order(item: tuple[MetricAt, str]) -> tuple[int, int, int]:
+        tested = item[0]
+        return (MODES.index(tested.protocol.mode), POSITIONS.index(tested.protocol.positions),
+                tested.size[0] * tested.size[1])
+
+    return [c for _, c in sorted(found, key=order)]
 
 
 def _number(x: float, digits: int, signed: bool = False) -> str:

@@ -2,7 +2,8 @@
 --baseline each setting's difference to its baseline row (95% interval, paired by seed), and its training
 curves (headline metric and loss per epoch, from each run's metrics.jsonl: mean over seeds with a band of
 ± one sd); when runs were also tested at other resolutions (eval.resolutions), the headline against the
-test resolution, one line per setting with its band (± one sd)."""
+test resolution: one panel per mode (ablate.protocol: upsample, canvas, crop), one line per setting and
+positions reading (solid: extrapolate, dashed: interpolate), each with its band (± one sd)."""
 import io
 
 import matplotlib
@@ -12,13 +13,18 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the Agg backend)
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ablate.results.report import Summary, at_resolutions, readable, resolution_of  # noqa: E402
+from ablate.protocol import MODES, POSITIONS, parse  # noqa: E402
+from ablate.results.report import Summary, at_resolutions, readable  # noqa: E402
 from ablate.results.records import COMPLETED  # noqa: E402
 from ablate.results.rundir import RunDir  # noqa: E402
 from ablate.stats.claims import ALPHA  # noqa: E402
 
 MAX_METRIC_PANELS = 3
 CURVE_NAMES = {"loss": "validation loss", "train_loss": "training loss"}  # what metrics.jsonl's losses are
+MODE_TITLES = {"upsample": "upsample: the image resized, the object grows with the grid",
+               "canvas": "canvas: the trained-size image on a background field, the grid grows around it",
+               "crop": "crop: a larger centre crop of the stored image"}
+LINE_STYLES = {"extrapolate": "-", "interpolate": "--"}
 
 
 def setting_labels(summary: Summary) -> list[str]:
@@ -118,40 +124,74 @@ def _training_side(summary: Summary) -> int | None:
     return max(sides)
 
 
-def _resolutions(ax, summary: Summary, labels: list[str]) -> None:
-    """The headline metric at the training resolution and at each test resolution, per setting, with a band."""
+def resolution_modes(summary: Summary) -> list[str]:
+    """The modes the headline metric was tested in at other sizes, in ablate.protocol's order."""
     headline = summary.headline or summary.metrics[0]
-    columns = at_resolutions(summary.metrics, headline)
+    found = {parse(c).protocol.mode for c in at_resolutions(summary.metrics, headline)}
+    return [m for m in MODES if m in found]
+
+
+def _resolutions(ax, summary: Summary, labels: list[str], mode: str) -> None:
+    """One mode's panel: per setting and positions reading, the headline at the training resolution and at each
+    test size of that mode, mean with a band of ± one sd over seeds."""
+    headline = summary.headline or summary.metrics[0]
+    columns = [c for c in at_resolutions(summary.metrics, headline) if parse(c).protocol.mode == mode]
     train = _training_side(summary)
-    points = ([(train, headline)] if train else []) + [(max(resolution_of(c.split("@")[1])), c) for c in columns]
     table = summary.table
+    colours = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
+    ticks = {train} if train else set()
     for setting, label in enumerate(labels):
-        xs = [x for x, _ in points]
-        means = [table.loc[setting, f"{c}_mean"] for _, c in points]
-        spread = [0 if pd.isna(table.loc[setting, f"{c}_std"]) else table.loc[setting, f"{c}_std"] for _, c in points]
-        line, = ax.plot(xs, means, marker="o", label=label)
-        ax.fill_between(xs, [m - s for m, s in zip(means, spread)], [m + s for m, s in zip(means, spread)],
-                        color=line.get_color(), alpha=0.15)
-    ax.set_xticks([x for x, _ in points])
+        named = False  # the setting's first line carries its label
+        for positions in POSITIONS:
+            mine = [c for c in columns if parse(c).protocol.positions == positions
+                    and pd.notna(table.loc[setting, f"{c}_mean"])]
+            if not mine:
+                continue
+            points = ([(train, headline)] if train else []) + [(max(parse(c).size), c) for c in mine]
+            xs = [x for x, _ in points]
+            means = [table.loc[setting, f"{c}_mean"] for _, c in points]
+            spread = [0 if pd.isna(table.loc[setting, f"{c}_std"]) else table.loc[setting, f"{c}_std"]
+                      for _, c in points]
+            colour = colours(setting % colours.N)
+            ax.plot(xs, means, LINE_STYLES[positions], marker="o", markersize=3, color=colour,
+                    label=None if named else label)
+            named = True
+            ax.fill_between(xs, [m - s for m, s in zip(means, spread)], [m + s for m, s in zip(means, spread)],
+                            color=colour, alpha=0.1)
+            ticks.update(xs)
+    ax.set_xticks(sorted(ticks))
+    ax.set_title(f"{headline} at each test resolution, {MODE_TITLES[mode]}", fontsize=9)
     ax.set_xlabel("test resolution (px; the first is the training one)" if train else "test resolution (px)",
                   fontsize=8)
-    ax.set_title(f"{headline} at each test resolution", fontsize=9)
     ax.set_ylabel(f"{headline} (mean ± one sd over seeds)", fontsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, title=", ".join(summary.factors), title_fontsize=7)
+
+
+def _legend(ax, summary: Summary) -> None:
+    """The settings' colours, and the line styles of the positions readings when some were interpolated."""
+    handles, names = ax.get_legend_handles_labels()
+    headline = summary.headline or summary.metrics[0]
+    if any(parse(c).protocol.positions != POSITIONS[0] for c in at_resolutions(summary.metrics, headline)):
+        for positions, style in LINE_STYLES.items():
+            handles.append(plt.Line2D([], [], linestyle=style, color="black"))
+            names.append(f"positions: {positions}")
+    ax.legend(handles, names, fontsize=7, title=", ".join(summary.factors), title_fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def to_png(summary: Summary) -> bytes:
     """The figure: one panel per metric (up to three), with --baseline their differences below them, above
-    the two training-curve panels, and the resolution panel below them when there are test resolutions."""
+    the two training-curve panels, and the resolution panels below them (one per mode) when there are test
+    resolutions."""
     headline = summary.headline or summary.metrics[0]
     tested = at_resolutions(summary.metrics, headline)
+    modes = resolution_modes(summary)
     metrics = [m for m in summary.metrics if m not in tested][:MAX_METRIC_PANELS]
     compared = metrics if summary.compared else []
     labels = setting_labels(summary)
     height = 1.0 + 0.3 * len(labels)
-    rows = [height] + ([height] if compared else []) + [3.2] + ([4.0 + 0.15 * len(labels)] if tested else [])
-    fig = plt.figure(figsize=(10, sum(rows) + 0.4), dpi=100)
+    rows = [height] + ([height] if compared else []) + [3.2] + [max(4.0, 0.2 * len(labels) + 1.5)] * len(modes)
+    fig = plt.figure(figsize=(13 if modes else 10, sum(rows) + 0.4), dpi=100)
     grid = fig.add_gridspec(len(rows), 2 * len(metrics), height_ratios=rows)
     for i, metric in enumerate(metrics):
         _points(fig.add_subplot(grid[0, 2 * i:2 * i + 2]), summary, metric, labels if i == 0 else [""] * len(labels))
@@ -164,8 +204,10 @@ def to_png(summary: Summary) -> bytes:
         ax = fig.add_subplot(grid[row, i * len(metrics):(i + 1) * len(metrics)])
         if _curves(ax, summary, metric, labels) and i == 0 and len(labels) > 1:
             ax.legend(fontsize=7, title=", ".join(summary.factors), title_fontsize=7)
-    if tested:
-        _resolutions(fig.add_subplot(grid[row + 1, :]), summary, labels)
+    for i, mode in enumerate(modes):
+        ax = fig.add_subplot(grid[row + 1 + i, :])
+        _resolutions(ax, summary, labels, mode)
+        _legend(ax, summary)
     experiments = ", ".join(sorted({str(e) for e in summary.runs["experiment"]}))
     fig.suptitle(f"{experiments}: {len(summary.table)} setting{'s' if len(summary.table) > 1 else ''}, "
                  f"{len(summary.runs)} runs", fontsize=10)

@@ -6,7 +6,7 @@ from scipy import stats
 from ablate.stats.claims import HOLDS, MIXED, NOT_RESOLVED, REVERSED, claim_test, overall, verdicts
 from ablate.stats.compare import contrast, paired, paired_difference, welch, welch_difference
 from ablate.stats.multiplicity import adjust, check_correction
-from ablate.stats.sample import summarize
+from ablate.stats.sample import sd_interval, summarize
 from ablate.stats.sequential import Design
 
 
@@ -17,6 +17,14 @@ def test_row_summaries_show_the_95_percent_interval_of_the_mean():
                                pytest.approx(71 + 4.303 / np.sqrt(3), abs=1e-3))  # t(0.975, 2) = 4.303
     one = summarize([3.0])
     assert (one.n, one.mean, one.sd, one.low) == (1, 3.0, None, None) and summarize([]).mean is None
+
+
+def test_the_interval_of_an_sd_is_chi_squares_and_covers_95_percent():
+    # 4 values: chi2(3) quantiles 0.216 and 9.348, so sigma lies in [0.567, 3.728] times the sample sd.
+    assert sd_interval(1.0, 4) == (pytest.approx(0.5665, abs=1e-4), pytest.approx(3.7285, abs=1e-4))
+    s = np.random.default_rng(2).normal(0.0, 2.0, (20000, 6)).std(axis=1, ddof=1)
+    low, high = zip(*(sd_interval(x, 6) for x in s))
+    assert np.mean((np.array(low) <= 2.0) & (np.array(high) >= 2.0)) == pytest.approx(0.95, abs=0.005)
 
 
 def test_paired_and_welch_agree_with_scipy():

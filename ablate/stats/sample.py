@@ -1,4 +1,5 @@
-"""One row over its seeds: mean, standard deviation and the 95% interval of the mean (Student t, n - 1 df)."""
+"""One row over its seeds: mean, standard deviation and the 95% interval of the mean (Student t, n - 1 df); the
+interval of a standard deviation (chi-square, n - 1 df)."""
 import math
 from dataclasses import dataclass
 
@@ -33,6 +34,14 @@ def mean_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray,
     half = np.where(ok, t_quantile(0.5 + level / 2, np.where(ok, n - 1, 1)) * sd / np.sqrt(np.where(ok, n, 1)),
                     np.nan)
     return mean - half, mean + half
+
+
+def sd_interval(sd: float, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """The two-sided interval of sigma from a sample sd of n normal values: sd sqrt((n - 1) / chi2 quantiles)."""
+    from scipy.special import chdtri
+
+    tail = (1 - level) / 2
+    return sd * math.sqrt((n - 1) / chdtri(n - 1, tail)), sd * math.sqrt((n - 1) / chdtri(n - 1, 1 - tail))
 
 
 def summarize(values: list[float]) -> Summary:

@@ -10,6 +10,7 @@ the rows share no seed. Each metric's comparisons are one family, corrected toge
 import numpy as np
 import pandas as pd
 
+from ablate.results.where import matches  # one rule for KEY=VALUE, as --where reads it
 from ablate.stats.compare import Difference, paired_difference, welch_difference
 from ablate.stats.multiplicity import CORRECTIONS, adjust
 
@@ -22,8 +23,6 @@ def _label(table: pd.DataFrame, factors: list[str], i: int) -> str:
 
 def baseline_rows(table: pd.DataFrame, factors: list[str], conditions: list[str]) -> pd.Series:
     """Which rows are baseline rows (ValueError naming a bad condition, an unknown key or a value no row has)."""
-    from ablate.results.report import matches  # one rule for KEY=VALUE, as --where reads it
-
     chosen = pd.Series(True, index=table.index)
     for condition in conditions:
         key, sep, value = condition.partition("=")

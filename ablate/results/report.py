@@ -24,6 +24,7 @@ from ablate.protocol import MODES, POSITIONS, MetricAt, parse
 from ablate.results.migrate import upgrade
 from ablate.results.records import COMPLETED, DIVERGED
 from ablate.results.rundir import record_paths
+from ablate.results.where import matches
 from ablate.stats.multiplicity import check_correction
 from ablate.stats.sample import mean_interval
 
@@ -121,20 +122,6 @@ def default_factors(frame: pd.DataFrame) -> list[str]:
     and rpe.mode are there), so a table keeps one column per real factor.
     """
     return _splitting(frame, [], varying(frame))
-
-
-def matches(column: pd.Series, value: str) -> pd.Series:
-    """Which cells equal a command-line value: null/none match missing values (and the text none), numbers
-    compare as numbers."""
-    if value.lower() in ("null", "none"):
-        return column.isna() | (column.astype(str).str.lower() == value.lower())
-    try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is not None and pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-        return column == number
-    return column.astype(str).str.lower() == value.lower()
 
 
 def select(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:

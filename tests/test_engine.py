@@ -101,10 +101,11 @@ def test_stepper_raises_diverged_on_non_finite_loss(bad):
 def test_checkpoint_round_trip_and_atomic(tmp_path):
     run = RunDir(tmp_path)
     assert load_checkpoint(run) is None
-    save_checkpoint(run, {"epoch": 1, "w": torch.arange(3)})
-    save_checkpoint(run, {"epoch": 2, "w": torch.arange(4)})
+    shape = {"stepper": {}, "history": [], "size": 28, "resumed_at": None}  # what a run stores beside its model
+    save_checkpoint(run, {**shape, "model": {"w": torch.arange(3)}})
+    save_checkpoint(run, {**shape, "model": {"w": torch.arange(4)}, "history": [{"epoch": 0}]})
     state = load_checkpoint(run)
-    assert state["epoch"] == 2 and torch.equal(state["w"], torch.arange(4))
+    assert state["history"] == [{"epoch": 0}] and torch.equal(state["model"]["w"], torch.arange(4))
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pth"]
 
 

@@ -1,9 +1,10 @@
 """How a sweep shares this machine's CPUs: how many runs at once, how many threads each, how idle threads wait.
 
-Measured (python -m ablate.bench.threads, README "Speed"): on a shared machine a run whose threads wait at
-OpenMP barriers for a thread that lost its core slows down far more than the load it shares with, so small CPU
-runs go side by side with one thread each (no barriers at all), and threads that run out of work sleep instead
-of spinning on a core another process could use. Torch-free: the sweep decides before anything loads.
+Why (measured by python -m ablate.bench.threads, README "Threads and runs at once"): a small run barely uses a
+second thread, yet with two its every step waits at OpenMP barriers for whichever thread lost its core, so on a
+shared machine it slows down far more than the load it shares with. Small CPU runs therefore go side by side
+with one thread each (no barriers at all), and threads that run out of work sleep instead of spinning on a core
+another process could use. Torch-free: the sweep decides before anything loads.
 """
 import os
 

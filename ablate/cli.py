@@ -121,8 +121,10 @@ def train(overrides: Overrides = None, results_dir: ResultsDir = DEFAULT_RESULTS
 @app.command(epilog=FILING)
 def sweep(overrides: Overrides = None,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
-          jobs: Annotated[int, typer.Option("-j", "--jobs",
-                                            help="Runs at once (local, joblib; slurm: array parallelism).")] = 1,
+          jobs: Annotated[str, typer.Option(
+              "-j", "--jobs", help="Runs at once (local, joblib; slurm: array parallelism). auto: CPU runs side "
+                                   "by side, one per usable core, one thread each; GPU runs one at a time; "
+                                   "Hydra launchers as configured.")] = "auto",
           launcher: Annotated[str, typer.Option(help="local (this process, or -j worker processes), or a "
                                                      "conf/launcher/ name: joblib, submitit_local, slurm. "
                                                      "Settings: hydra.launcher.KEY=VALUE.")] = "local",

@@ -108,12 +108,12 @@ def test_ctrl_c_says_what_was_saved_and_the_command_that_resumes(cli, results, m
 
     monkeypatch.setattr(launch, "_in_process", second_run_interrupted_after_its_first_epoch)
     overrides = [*FAST, "rpe=none,irpe_k"]
-    result = cli("sweep", *overrides, results=results)
+    result = cli("sweep", *overrides, "-j", "1", results=results)  # in this process, where the run is replaced
     assert result.exit_code == 130, result.output
     lines = result.stdout.splitlines()
     assert f"interrupted: 1 runs finished and recorded; saved: {calls[1].directory.name} 1/2 epochs" in lines
     [resume] = [line for line in lines if line.startswith("resume with: ")]
-    assert resume == "resume with: " + shlex.join(["ablate", "sweep", *overrides, "--results-dir", str(results)])
+    assert resume == "resume with: " + shlex.join(["ablate", "sweep", *overrides, "-j", "1", "--results-dir", str(results)])
     assert calls[1].run.record() is None and len(calls[1].run.metrics()) == 1
 
     monkeypatch.setattr(launch, "_in_process", real)

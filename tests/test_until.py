@@ -27,7 +27,7 @@ LEVEL = {"none": 70.0, "euc_ctx": 75.0, "euc_bias": 71.0}
 NOISE = [0.0, 1.2, -1.1, 0.9, -0.8, 1.0, -1.3, 0.4, -0.2, 0.7, -0.6, 1.1, -0.9, 0.2, -0.4, 0.8]
 BIAS_NOISE = [0.9, -1.0, 0.1, -1.2, 1.1, -0.3, 0.6, -0.9, 1.3, -0.5, 0.2, -1.1, 0.8, -0.7, 0.4, -0.1]
 FIRST = ["experiment=paper/table1", "+experiment/paper/row=none,euc_bias,euc_ctx", "seed=0,1,2",
-         "logging.tensorboard=false"]
+         "logging.tensorboard=false", "-j", "1"]  # -j 1: in this process, where the study fixture replaces training
 
 
 def tiny_reference() -> Reference:

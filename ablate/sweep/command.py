@@ -9,6 +9,7 @@ from rich.live import Live
 from ablate.config.compose import ConfigError
 from ablate.config.tasks import TASKS
 from ablate.console import Refused, console, say
+from ablate.engine.parallel import AUTO, parallel_runs, parse_jobs, wait_passively
 from ablate.engine.resources import check_device_present
 from ablate.results.records import FAILED
 from ablate.results.rundir import RunBusy
@@ -72,6 +73,7 @@ def train(overrides: list[str], results: Path) -> int:
     from ablate.engine.runner import execute, pick_device
     from ablate.sweep.display import duration
 
+    wait_passively()  # before the engine loads torch
     console.quiet = env_rank() > 0  # under torchrun every process runs this; rank 0 speaks for all
     job = plan_runs(overrides, results, sweep=False)[0]
     check_devices([job])
@@ -102,14 +104,18 @@ def train(overrides: list[str], results: Path) -> int:
     return 1 if record["status"] == FAILED else 0
 
 
-def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: int = 1, launcher: str = "local",
+def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: str = AUTO, launcher: str = "local",
           until_resolved: bool = False, max_seeds: int = 20) -> int:
-    """Run a grid of configs, skipping finished runs (and with until_resolved, add seeds to a paper table)."""
-    if jobs < 1:
-        raise ConfigError(f"-j/--jobs must be at least 1 (got {jobs})")
+    """Run a grid of configs, skipping finished runs (and with until_resolved, add seeds to a paper table);
+    jobs: runs at once, a number or auto (ablate.engine.parallel)."""
+    try:
+        wanted = parse_jobs(jobs)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     if until_resolved and max_seeds < 2:
         raise ConfigError(f"--max-seeds must be at least 2 with --until-resolved (got {max_seeds})")
-    command = [*overrides, *(["-j", str(jobs)] if jobs != 1 else []),
+    wait_passively()  # before the engine loads torch, here or in the processes that run the jobs
+    command = [*overrides, *(["-j", jobs] if jobs != AUTO else []),
                *(["--launcher", launcher] if launcher != "local" else []),
                *(["--until-resolved", "--max-seeds", str(max_seeds)] if until_resolved else []),
                *results_option(results)]
@@ -131,7 +137,7 @@ def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: int 
         say(f"note: {old} runs of {', '.join(names)} were made under an older config schema and are not "
             f"found by this plan: ablate migrate --results-dir {results}")
     say(_first_line(planned, results))
-    on_gpus = gpu_plan([job.resolved for job in planned if not job.done], jobs) \
+    on_gpus = gpu_plan([job.resolved for job in planned if not job.done], _parallel(wanted, launcher, planned)) \
         if LAUNCHERS[launcher].on_this_machine else None
     if on_gpus:
         say(on_gpus)
@@ -143,14 +149,14 @@ def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: int 
 
             preview(study, results, max_seeds, say)
         return 0
-    statuses = _run(planned, jobs, launcher, settings, results, command)
+    statuses = _run(planned, wanted, launcher, settings, results, command)
     if statuses is None:
         return INTERRUPTED_EXIT
     if study is not None and FAILED not in statuses:
         from ablate.sweep.until import resolve
 
         def one_round(more: list[Job], purpose: dict[Path, str]) -> list[str]:
-            ended = _run(more, jobs, launcher, settings, results, command, purpose)
+            ended = _run(more, wanted, launcher, settings, results, command, purpose)
             if ended is None:
                 raise KeyboardInterrupt
             return ended
@@ -166,13 +172,22 @@ def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: int 
     return 1 if FAILED in statuses else 0
 
 
-def _run(planned: list[Job], jobs: int, launcher: str, settings: list[str], results: Path, command: list[str],
-         purpose: dict[Path, str] | None = None) -> list[str] | None:
-    """Run the jobs not done with a live view, one line per run as it ends (with what it is for); their statuses,
-    or None after Ctrl-C (having said what was saved and how to resume)."""
+def _parallel(jobs: int | None, launcher: str, planned: list[Job]) -> int:
+    """Runs at once: -j N, or for auto the local launcher's choice (ablate.engine.parallel); a Hydra launcher
+    given auto keeps its own setting (1 leaves it as configured)."""
+    if LAUNCHERS[launcher].hydra:
+        return jobs or 1
+    return parallel_runs(jobs, [job.resolved for job in planned if not job.done])
+
+
+def _run(planned: list[Job], jobs: int | None, launcher: str, settings: list[str], results: Path,
+         command: list[str], purpose: dict[Path, str] | None = None) -> list[str] | None:
+    """Run the jobs not done (jobs: -j N, None for auto) with a live view, one line per run as it ends (with what
+    it is for); their statuses, or None after Ctrl-C (having said what was saved and how to resume)."""
     from ablate.sweep.display import EpochLines, SweepView, duration  # the engine loads only to run
 
-    progress = Progress(planned, min(jobs, max(1, sum(not job.done for job in planned))))
+    workers = _parallel(jobs, launcher, planned)
+    progress = Progress(planned, min(workers, max(1, sum(not job.done for job in planned))))
     lines = None if console.is_terminal else EpochLines(progress, say)  # piped: a plain line per epoch
 
     def ended(job: Job, record: dict) -> None:
@@ -187,7 +202,7 @@ def _run(planned: list[Job], jobs: int, launcher: str, settings: list[str], resu
 
     try:
         with lines or Live(SweepView(progress), console=console, refresh_per_second=2, transient=True):
-            run(launcher, settings, planned, results, progress, jobs, on_end=ended)
+            run(launcher, settings, planned, results, progress, workers, on_end=ended)
     except KeyboardInterrupt:
         _interrupted(planned, progress, command)
         return None

@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ablate.config.compose import Composer, ConfigError
-from ablate.engine.resources import cpu_count
+from ablate.engine.parallel import threads_per_run
 from ablate.results.rundir import RunBusy
 from ablate.sweep.launchers import LAUNCHERS
 from ablate.sweep.outcome import BUSY, settle
@@ -128,7 +128,7 @@ def run(name: str, settings: list[str], jobs: list[Job], results: Path, progress
         cfg = launcher_config(composer, name, settings, sweep_dir, parallel)
         share = LAUNCHERS[name].concurrency
         concurrency = share(cfg.hydra.launcher, len(todo)) if share else None
-        task = RunJob(todo, max(1, cpu_count() // concurrency) if concurrency else None)
+        task = RunJob(todo, threads_per_run(concurrency) if concurrency else None)
         launcher = instantiate(cfg, task)
         before = {job.directory: job.run.stamp() for job in todo}
         lock = threading.Lock()

@@ -1,6 +1,6 @@
 """Run a sweep's jobs on this machine: one at a time in this process, or N at once in worker processes.
 
-Worker processes share the cores (cores / N threads each) and, for runs that go to a GPU
+Worker processes share the usable cores (cores / N threads each, ablate.engine.parallel) and, for runs that go to a GPU
 (runtime.device auto or cuda), the GPUs: worker slot i runs on GPU i mod the number of GPUs, through
 CUDA_VISIBLE_DEVICES, so -j 8 on a one-GPU machine runs 8 small runs side by side on it.
 
@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import SimpleQueue
 
-from ablate.engine.resources import PLACED, cpu_count, gpu_ids
+from ablate.engine.parallel import threads_per_run
+from ablate.engine.resources import PLACED, gpu_ids
 from ablate.engine.runner import execute
 from ablate.results.records import FAILED
 from ablate.results.rundir import RunBusy
@@ -48,7 +49,8 @@ class Workers:
     def run(self, job: Job, gpu: str | None = None) -> dict:
         """Run the job in a worker process (on `gpu` if given) and return its outcome, read from its run directory."""
         config = json.loads(json.dumps(job.resolved))
-        config["runtime"]["threads"] = self.threads  # not part of the identity: the directory stays the same
+        if not config["runtime"]["threads"]:  # not part of the identity: the directory stays the same
+            config["runtime"]["threads"] = self.threads
         payload = json.dumps({"config": config, "directory": str(job.directory), "overrides": job.overrides})
         env = None if gpu is None else {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
         since = job.run.stamp()
@@ -88,9 +90,10 @@ def _gpu_of(job: Job, slot: int, gpus: list[str]) -> str | None:
 
 
 def launch(jobs: list[Job], workers: int, progress: Progress, on_end: Callable[[Job, dict], None] | None = None) -> None:
-    """Run every job not yet done; N > 1 workers run N processes with cores/N threads each, spread over the GPUs."""
+    """Run every job not yet done; N > 1 workers run N processes with cores/N threads each (unless runtime.threads
+    says otherwise), spread over the GPUs."""
     todo = [job for job in jobs if not job.done]
-    pool, gpus, slots = Workers(max(1, cpu_count() // workers)), gpu_ids(), SimpleQueue()
+    pool, gpus, slots = Workers(threads_per_run(workers)), gpu_ids(), SimpleQueue()
     for slot in range(workers):
         slots.put(slot)
 

@@ -212,25 +212,29 @@ def to_png(candidates: list[Candidate], costs: dict[str, float]) -> bytes:
     import io
 
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = [c for c in candidates if c.cpu_minutes is not None]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
-    for c in shown:
+    for i, c in enumerate(shown):
+        colour = f"C{i}"  # one colour per scale in both panels
         _, spread = c.difference()
         low, high = spread.interval
-        left.errorbar(c.cpu_minutes, spread.sd, yerr=[[spread.sd - low], [high - spread.sd]], fmt="o", capsize=4)
+        left.errorbar(c.cpu_minutes, spread.sd, yerr=[[spread.sd - low], [high - spread.sd]], fmt="o", capsize=4,
+                      color=colour)
         left.annotate(f" {c.scale} ({spread.n})", (c.cpu_minutes, spread.sd), fontsize=8)
         hours = both_tables_hours(c, plan(c, costs), costs)
         if hours is not None:
-            right.plot(c.cpu_minutes, hours, "o")
+            right.plot(c.cpu_minutes, hours, "o", color=colour)
             right.annotate(f" {c.scale}", (c.cpu_minutes, hours), fontsize=8)
     right.axhline(BUDGET_HOURS, color="gray", linestyle="--", label=f"{BUDGET_HOURS:.0f} CPU hours")
     for ax in (left, right):
-        ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())  # plain numbers, not powers of ten
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_xlabel("CPU minutes a run (one thread, shared 2-core machine)")
     left.set_ylabel("sd of top-1, iRPE-K - none per seed (points)")
     left.set_title("spread (95% chi-square interval; seeds)", fontsize=10)

@@ -2,6 +2,7 @@
 what was saved and how to resume."""
 import json
 import shlex
+import signal
 import threading
 import time
 
@@ -123,13 +124,29 @@ def test_ctrl_c_says_what_was_saved_and_the_command_that_resumes(cli, results, m
     assert calls[1].run.record()["resumed_at_epochs"] == [1]
 
 
-def test_ctrl_c_reaches_a_worker_process_which_keeps_its_last_epoch(results):
+@pytest.mark.parametrize("inherited", ["default", "ignored", "blocked"])
+def test_ctrl_c_reaches_a_worker_process_which_keeps_its_last_epoch(results, inherited):
+    """Also when the launching process leaves SIGINT ignored, or blocked in the launching thread (both survive
+    exec into the worker)."""
     from ablate.sweep.launch import Workers
 
     job = plan_runs([*FAST, "train.epochs=300"], results, sweep=False)[0]
     workers, outcome = Workers(threads=1), {}
-    thread = threading.Thread(target=lambda: outcome.update(workers.run(job)))
-    thread.start()
+
+    def launch() -> None:
+        if inherited == "blocked":  # this thread's mask only
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        outcome.update(workers.run(job))
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if inherited == "ignored" else None
+    try:
+        thread = threading.Thread(target=launch)
+        thread.start()
+        while not job.run.path.exists() and thread.is_alive():  # the worker has started once its directory exists
+            time.sleep(0.05)
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGINT, before)
     # Wait for the first epoch's checkpoint, not its metrics line (appended just before it), however slow a loaded
     # machine makes the worker's start-up: Ctrl-C before then would leave nothing to keep.
     deadline = time.monotonic() + 600

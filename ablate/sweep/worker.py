@@ -6,6 +6,7 @@ anything else means the worker itself died or could not write the run's director
 the run from its directory: ablate.sweep.outcome.settle).
 """
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -20,6 +21,10 @@ INTERRUPTED_EXIT = 130
 
 def main() -> int:
     """Run the job given on stdin."""
+    # Ctrl-C must reach the run whatever the launching process left for its children: a SIGINT ignored (then
+    # Python installs no handler at start-up) or blocked in the launching thread's mask (both survive exec).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     job = json.load(sys.stdin)
     cfg = OmegaConf.create(job["config"])
     OmegaConf.set_struct(cfg, True)

@@ -149,7 +149,8 @@ def sweep(overrides: list[str], results: Path, dry_run: bool = False, jobs: str 
 
             preview(study, results, max_seeds, say)
         return 0
-    statuses = _run(planned, wanted, launcher, settings, results, command)
+    # Nothing left to run: no engine to load (torch alone takes seconds to import).
+    statuses = _run(planned, wanted, launcher, settings, results, command) if any(not j.done for j in planned) else []
     if statuses is None:
         return INTERRUPTED_EXIT
     if study is not None and FAILED not in statuses:

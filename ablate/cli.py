@@ -9,12 +9,12 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from ablate.config.compose import ConfigError
+from ablate.config.errors import ConfigError
 from ablate.config.naming import FILING
 from ablate.console import Refused, console
 from ablate.results.formats import FORMATS
+from ablate.results.rundir import DEFAULT_RESULTS
 from ablate.suggest import did_you_mean
-from ablate.sweep.command import DEFAULT_RESULTS
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="Hydra overrides, e.g. rpe=irpe_k train.epochs=3",
                                                         show_default=False)]

@@ -3,7 +3,8 @@ name made of the experiment's and the overrides'."""
 import pytest
 from conftest import FAST
 
-from ablate.config.compose import Composer, ConfigError
+from ablate.config.compose import Composer
+from ablate.config.errors import ConfigError
 from ablate.config.naming import NAME_LIMIT, filed_name
 from ablate.results.rundir import run_dirs
 from ablate.sweep.plan import resolve

@@ -23,3 +23,34 @@ def test_import_ablate_and_cli_help_do_not_import_torch():
             "from typer.testing import CliRunner; "
             "assert CliRunner().invoke(ablate.cli.app, ['--help']).exit_code == 0; "
             "assert 'torch' not in sys.modules")
+
+
+HEAVY = ("torch", "timm", "scipy", "matplotlib", "pandas")
+LISTING = (*HEAVY, "hydra")  # and for commands that compose nothing
+
+
+def _loaded_by(args: list[str]) -> tuple[int, set[str]]:
+    """The exit code of `ablate ARGS` in a fresh interpreter, and which top-level packages it imported."""
+    code = ("import runpy, sys\n"
+            f"sys.argv, code = ['ablate', *{args!r}], 0\n"
+            "try:\n    runpy.run_module('ablate.cli', run_name='__main__')\n"
+            "except SystemExit as e:\n    code = e.code\n"
+            "print(code or 0, *sorted({m.split('.')[0] for m in sys.modules}))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    exit_code, *modules = result.stdout.strip().splitlines()[-1].split()
+    return int(exit_code), set(modules)
+
+
+def test_commands_that_should_be_instant_import_nothing_heavy(tmp_path):
+    from ablate.bench.commands import write_runs
+
+    done = tmp_path / "done"
+    write_runs(done, [])  # every run of the default sweep, finished
+    cases = [(["--help"], 0, LISTING), (["--version"], 0, LISTING), (["swep"], 2, LISTING),
+             (["ls", "--results-dir", str(done)], 0, LISTING),
+             (["sweep", "rpe=irpe_kk", "--results-dir", str(tmp_path / "new")], 2, HEAVY),
+             (["sweep", "--dry-run", "--results-dir", str(done)], 0, HEAVY),
+             (["sweep", "--results-dir", str(done)], 0, HEAVY), (["config"], 0, HEAVY)]
+    for args, expected, banned in cases:
+        code, modules = _loaded_by(args)
+        assert (code, sorted(modules & set(banned))) == (expected, []), args

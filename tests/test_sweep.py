@@ -3,7 +3,8 @@ import pytest
 from conftest import FAST, tree
 
 from ablate.results.rundir import RunDir, run_dirs
-from ablate.config.compose import Composer, ConfigError
+from ablate.config.compose import Composer
+from ablate.config.errors import ConfigError
 
 
 def test_default_experiment_sweeps_three_rpe_variants_over_two_seeds():

@@ -3,11 +3,14 @@
 A sweep is the experiment's `hydra.sweeper.params` plus the command line (which wins per key), expanded into one
 override list per job: the product of each override's values, as Hydra's basic sweeper forms it, done here with
 the parser's public `sweep_string_iterator` rather than the sweeper's internal module. Each distinct group
-selection is composed once (ablate.config.selection); a job's value overrides are applied to it.
+selection is composed once (ablate.config.selection), and kept for later commands (ablate.config.cache); a job's
+value overrides are applied to it.
 """
 import itertools
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -17,16 +20,15 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ablate.config.cache import CompositionCache, fingerprint
 from ablate.config.checks import unknown_key
+from ablate.config.errors import ConfigError
 from ablate.config.schema import register
 from ablate.config.selection import Selection
 from ablate.suggest import did_you_mean
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-
-
-class ConfigError(ValueError):
-    """A config that cannot be composed; the message is one line."""
+T = TypeVar("T")
 
 
 _NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^']*)'")
@@ -85,6 +87,7 @@ class Composer:
         self._parse_cache: dict[str, object] = {}
         self._group_cache: dict[str, bool] = {}
         self._grids: dict[tuple[str, ...], dict] = {}
+        self._cache: CompositionCache | None = None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -115,6 +118,12 @@ class Composer:
         if sweeps:
             raise ConfigError(f"{sweeps[0]} is a sweep: use `ablate sweep` for more than one run")
         return self.compose(overrides)
+
+    def _cached(self, kind: str, overrides: list[str], make: Callable[[], T]) -> T:
+        """make(), or what it returned for these overrides before (ablate.config.cache)."""
+        if self._cache is None:
+            self._cache = CompositionCache(fingerprint(CONF_DIR))
+        return self._cache.get(kind, overrides, make)
 
     def parse(self, overrides: list[str]) -> list[Override]:
         """The overrides as Hydra's parser reads them (ConfigError, one line, for bad syntax)."""
@@ -154,7 +163,8 @@ class Composer:
             parsed = [self._parsed(o) for o in overrides]
             groups = tuple(o.input_line for o in parsed if self.is_group(o))
             if groups not in selections:
-                selections[groups] = Selection(self.compose(list(groups), resolve=False))
+                composed = self._cached("selection", list(groups), lambda: self.compose(list(groups), resolve=False))
+                selections[groups] = Selection(composed)
             config = selections[groups].apply([o for o in parsed if not self.is_group(o)])
             if config is None:
                 config = OmegaConf.to_container(self.config(overrides), resolve=True)
@@ -169,7 +179,8 @@ class Composer:
                 raise ConfigError(f"{o.input_line}: sweep one experiment at a time")
         fixed = tuple(o.input_line for o in parsed if not o.is_sweep_override())
         if fixed not in self._grids:
-            self._grids[fixed] = dict(self.compose(list(fixed), hydra=True).hydra.sweeper.params or {})
+            self._grids[fixed] = self._cached(
+                "grid", list(fixed), lambda: dict(self.compose(list(fixed), hydra=True).hydra.sweeper.params or {}))
         return self._grids[fixed]
 
     def jobs(self, overrides: list[str]) -> list[list[str]]:

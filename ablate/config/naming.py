@@ -1,9 +1,13 @@
 """Where a command's runs are filed: the one statement of the rule (FILING, which `--help` prints) and its code."""
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
-from ablate.config.compose import Composer, ConfigError
+from ablate.config.errors import ConfigError
 from ablate.config.schema import is_identity
+
+if TYPE_CHECKING:  # --help prints FILING: importing Hydra for a type would cost it 0.1 s
+    from ablate.config.compose import Composer
 
 FILING = """Where runs go: <results>/<experiment>/<config hash>. Runs stay under the experiment's own name
 (fashion_rpe by default) while the overrides only choose the experiment (experiment=, scale=), seeds,
@@ -44,7 +48,7 @@ def derived_name(base: str, pieces: list[str]) -> str:
     return short + tag
 
 
-def filed_name(composer: Composer, overrides: list[str], composed: str) -> str:
+def filed_name(composer: "Composer", overrides: list[str], composed: str) -> str:
     """The experiment name a command's runs are filed under, for a run whose config names `composed`.
 
     name=NAME if given; else `composed` (the experiment's name) when every override stays within the

@@ -17,7 +17,6 @@ rename), so a run killed while decoding leaves nothing half-written.
 """
 import hashlib
 import os
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -25,6 +24,7 @@ from torchvision.transforms.v2 import functional as F
 
 from ablate.data.augment import eval_view
 from ablate.data.sets import Encoded, Tensors
+from ablate.usercache import cache_dir
 
 SMALL_SET_BYTES = 256 * 2**20
 FORMAT = 2  # bump when the stored content changes meaning
@@ -34,11 +34,6 @@ DECODE_BATCH = 256
 def is_small(count: int, channels: int, size: tuple[int, int]) -> bool:
     """Whether count images of this shape, decoded to uint8, fit the small-set budget."""
     return count * channels * size[0] * size[1] <= SMALL_SET_BYTES
-
-
-def cache_dir() -> Path:
-    """Where decoded sets are kept: $XDG_CACHE_HOME/ablate/decoded, by default ~/.cache/ablate/decoded."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "ablate" / "decoded"
 
 
 def cache_key(files: list[str], count: int, channels: int, size: tuple[int, int],
@@ -83,7 +78,8 @@ def decode(encoded: Encoded, channels: int, size: tuple[int, int], workers: int)
 
 def decoded(encoded: Encoded, channels: int, size: tuple[int, int], workers: int) -> Tensors:
     """The split decoded at size, from the cache, or decoded now and cached."""
-    path = cache_dir() / f"{cache_key(encoded.files, len(encoded.samples), channels, size, encoded.picked)}.pt"
+    key = cache_key(encoded.files, len(encoded.samples), channels, size, encoded.picked)
+    path = cache_dir("decoded") / f"{key}.pt"
     if path.is_file():
         stored = torch.load(path, weights_only=True)
         return Tensors(stored["images"], stored["labels"], encoded.num_classes, stored["native"])

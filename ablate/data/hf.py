@@ -10,9 +10,9 @@ from omegaconf import DictConfig
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ablate.data.cache import cache_dir
 from ablate.data.folder import MODES, UnreadableImage
 from ablate.data.sets import Encoded
+from ablate.usercache import cache_dir
 
 
 class Records(Dataset):
@@ -44,7 +44,7 @@ def build_split(data: DictConfig, split: str) -> Encoded:
     if (root / "dataset_dict.json").is_file():
         splits = datasets.load_from_disk(str(root))
     else:
-        splits = datasets.load_dataset("parquet", data_dir=str(root), cache_dir=str(cache_dir().parent / "hf"))
+        splits = datasets.load_dataset("parquet", data_dir=str(root), cache_dir=str(cache_dir("hf")))
     name = data[f"{split}_split"]
     if name not in splits:
         raise ValueError(f"{root} has no split {name!r} (it has {', '.join(splits)}): set data.{split}_split")

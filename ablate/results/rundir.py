@@ -37,6 +37,7 @@ from ablate.results.records import COMPLETED, DIVERGED, config_hashes, dumps, fa
 TODO, RUNNING, INCOMPLETE = "to do", "running", "incomplete"
 UNREADABLE = "unreadable record"  # besides a record's own status (ablate.results.records)
 FINISHED = (COMPLETED, DIVERGED)  # a rerun skips these; failed and unfinished runs are retried
+DEFAULT_RESULTS = Path("results/runs")  # where runs go without --results-dir or ABLATE_RESULTS
 
 
 class RunBusy(RuntimeError):

@@ -6,20 +6,19 @@ from pathlib import Path
 
 from rich.live import Live
 
-from ablate.config.compose import ConfigError
+from ablate.config.errors import ConfigError
 from ablate.config.tasks import TASKS
 from ablate.console import Refused, console, say
 from ablate.engine.parallel import AUTO, parallel_runs, parse_jobs, wait_passively
 from ablate.engine.resources import check_device_present
 from ablate.results.records import FAILED
-from ablate.results.rundir import RunBusy
+from ablate.results.rundir import DEFAULT_RESULTS, RunBusy
 from ablate.sweep.launchers import LAUNCHERS, check_launcher, run, split_settings
 from ablate.sweep.memory import gpu_plan
 from ablate.sweep.outcome import INTERRUPTED
 from ablate.sweep.plan import Job, plan_runs
 from ablate.sweep.progress import Progress
 
-DEFAULT_RESULTS = Path("results/runs")
 INTERRUPTED_EXIT = 130
 
 

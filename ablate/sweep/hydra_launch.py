@@ -30,7 +30,8 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ablate.config.compose import Composer, ConfigError
+from ablate.config.compose import Composer
+from ablate.config.errors import ConfigError
 from ablate.engine.parallel import threads_per_run
 from ablate.results.rundir import RunBusy
 from ablate.sweep.launchers import LAUNCHERS

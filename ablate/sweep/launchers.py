@@ -15,7 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ablate.config.compose import CONF_DIR, ConfigError
+from ablate.config.compose import CONF_DIR
+from ablate.config.errors import ConfigError
 from ablate.engine.resources import cpu_count
 from ablate.registry import Registry
 from ablate.sweep.plan import Job

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.config.compose import Composer, ConfigError
+from ablate.config.compose import Composer
+from ablate.config.errors import ConfigError
 from ablate.config.naming import filed_name
 from ablate.config.tasks import check_config
 from ablate.results.rundir import RunDir

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ablate.config.compose import Composer, ConfigError
+from ablate.config.compose import Composer
+from ablate.config.errors import ConfigError
 from ablate.results.paper.design import check, declare, looks_for
 from ablate.results.paper.layout import FindingResult, Layout, build_layout
 from ablate.results.paper.reference import SCALES, TABLES, Reference, load_reference

@@ -169,7 +169,8 @@ def report(experiment: Annotated[str | None, typer.Option(help="Only this experi
     under the table names them; --where KEY=VALUE keeps one value of a key instead. Diverged runs are
     counted in their row (column diverged) without their metrics; failed and unfinished runs are counted
     in a note; a metric some runs lack shows its own n. Unreadable records are named on stderr and skipped.
-    png and html draw each setting's metrics over seeds and its training curves (html adds each run's config).
+    png and html draw each setting's metrics over seeds and its training curves (html adds each setting's config
+    and its runs).
     --experiment paper/<table> (or paper) prints the paper's layout, with the paper's numbers and findings.
     """
     from ablate.results.commands import report as tabulate

@@ -8,7 +8,7 @@ from test_records import make_record, with_changes
 
 from ablate.results.report import load_records, summarize
 from ablate.results.rundir import RunDir, run_dirs
-from ablate.results.study_figure import curves
+from ablate.results.study_figure import curves, epochs
 
 
 def _study(results) -> None:
@@ -28,7 +28,7 @@ def test_curves_average_each_epoch_over_the_seeds(tmp_path):
     _study(tmp_path)
     summary = summarize(load_records(tmp_path), metrics=("top1",))
     contextual = summary.table.index[summary.table["rpe.mode"] == "contextual"][0]
-    c = curves(summary, contextual, "top1")
+    c = curves(epochs(summary), contextual, "top1")
     assert list(c.index) == [1, 2, 3] and list(c["mean"]) == [50.5, 60.5, 70.5] and list(c["n"]) == [2, 2, 2]
 
 
@@ -55,8 +55,20 @@ def test_html_page_of_any_study(cli, tmp_path):
     assert matplotlib.image.imread(io.BytesIO(base64.b64decode(png))).ndim == 3
     for run in run_dirs(tmp_path / "r"):
         assert run.name in page
-    assert page.count("<details>") == 4 and "mode: contextual" in page  # each run's config, as YAML
+    # Each setting's config once, as YAML without the seed; its runs listed under it.
+    assert page.count("<details>") == 2 and page.count("mode: contextual") == 1 and "seed: " not in page
+    assert "runtime.threads" not in page
     assert "http" not in page.replace("http-equiv", "")  # self-contained
+
+
+def test_html_names_a_run_time_option_only_on_the_runs_that_differ(cli, tmp_path):
+    for seed, threads in ((0, 2), (1, 2), (2, 8)):
+        make_record(tmp_path / "r", with_changes(seed=seed, runtime__threads=threads), 70.0 + seed)
+    out = tmp_path / "study.html"
+    assert cli("report", "--format", "html", "--output", str(out), results=tmp_path / "r").exit_code == 0
+    lines = re.findall(r"\w{12}  seed \d[^\n<]*", out.read_text())  # the runs' lines, in seed order
+    assert [line.endswith("runtime.threads=8") for line in lines] == [False, False, True]
+    assert [line.endswith("runtime.threads=2") for line in lines] == [True, True, False]
 
 
 def test_figure_copes_with_a_setting_without_values_or_curves(cli, tmp_path):

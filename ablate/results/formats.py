@@ -50,7 +50,7 @@ FORMATS.register("parquet", ReportFormat(".parquet", True, "ablate.results.repor
                                          "Parquet with the numbers (needs --output)"))
 FORMATS.register("html", ReportFormat(".html", False, "ablate.results.study_html:to_html",
                                       "ablate.results.paper.html:to_html",
-                                      "one self-contained page: table, figures, each run's config"))
+                                      "one self-contained page: table, figures, each setting's config and runs"))
 FORMATS.register("png", ReportFormat(".png", True, "ablate.results.study_figure:to_png",
                                      "ablate.results.paper.figure:to_png_one",
                                      "a figure: metrics over seeds and training curves (needs --output)"))

@@ -7,7 +7,6 @@ keeps one value of a key instead. --baseline KEY=VALUE adds each row's differenc
 (ablate.results.baseline); the intervals and tests are ablate.stats'.
 """
 import io
-import json
 import math
 import os
 import sys
@@ -15,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
 import pandas as pd
 
 from ablate.config.identity import effective
@@ -23,7 +21,7 @@ from ablate.config.schema import is_identity, neutral_values
 from ablate.protocol import MODES, POSITIONS, MetricAt, parse
 from ablate.results.migrate import upgrade
 from ablate.results.records import COMPLETED, DIVERGED
-from ablate.results.rundir import record_paths
+from ablate.results.rundir import parse_json, record_paths
 from ablate.results.where import matches
 from ablate.stats.multiplicity import check_correction
 from ablate.stats.sample import mean_interval
@@ -58,14 +56,6 @@ def warn(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def parse_record(data: bytes) -> dict:
-    """A record.json's content; older records may hold NaN (now written as null), which orjson rejects."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
-
-
 def load_records(results: Path, experiment: str | None = None,
                  on_error: Callable[[str], None] = warn) -> pd.DataFrame:
     """One row per run record (read as the current schema): status, run directory (path), flattened config
@@ -74,7 +64,7 @@ def load_records(results: Path, experiment: str | None = None,
     for path in record_paths(results, experiment):
         try:
             with open(path, "rb") as f:
-                rows.append(_row(upgrade(parse_record(f.read())), os.path.dirname(path)))
+                rows.append(_row(upgrade(parse_json(f.read())), os.path.dirname(path)))
         except FileNotFoundError:
             continue  # a run still in progress
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # orjson's error is a ValueError

@@ -33,21 +33,29 @@ def setting_labels(summary: Summary) -> list[str]:
     return [", ".join(row) for row in text.itertuples(index=False)] if summary.factors else ["all runs"]
 
 
-def curves(summary: Summary, setting: int, metric: str) -> pd.DataFrame:
-    """Per epoch (1-based): mean and std of metric over the setting's runs, and how many runs reached it."""
-    rows = []
-    for path in summary.runs.loc[summary.runs["setting"] == setting, "path"]:
-        rows += [{"epoch": r["epoch"] + 1, "value": r[metric]} for r in RunDir(path).metrics()
-                 if isinstance(r.get(metric), (int, float))]
-    if not rows:
+def epochs(summary: Summary) -> pd.DataFrame:
+    """Every epoch line of every run shown (each run's metrics.jsonl read once): its setting, the epoch (1-based)
+    and the metrics the line holds."""
+    rows = [{**line, "setting": setting, "epoch": line["epoch"] + 1}
+            for setting, path in zip(summary.runs["setting"], summary.runs["path"]) for line in RunDir(path).metrics()]
+    return pd.DataFrame(rows)
+
+
+def curves(lines: pd.DataFrame, setting: int, metric: str) -> pd.DataFrame:
+    """Per epoch: mean and std of metric over the setting's runs (epoch lines from `epochs`), and how many reached it."""
+    if metric not in lines.columns:
         return pd.DataFrame(columns=["mean", "std", "n"])
-    return pd.DataFrame(rows).groupby("epoch")["value"].agg(["mean", "std", "count"]).rename(columns={"count": "n"})
+    mine = lines.loc[lines["setting"] == setting, ["epoch", metric]]
+    values = pd.to_numeric(mine[metric], errors="coerce")
+    values = values[values.notna()]
+    if values.empty:
+        return pd.DataFrame(columns=["mean", "std", "n"])
+    return values.groupby(mine.loc[values.index, "epoch"]).agg(["mean", "std", "count"]).rename(columns={"count": "n"})
 
 
-def curve_metrics(summary: Summary) -> tuple[str, str]:
+def curve_metrics(summary: Summary, lines: pd.DataFrame) -> tuple[str, str]:
     """The two curves drawn: the headline metric, and the validation loss (the training loss without one)."""
-    lines = [r for path in summary.runs["path"].iloc[:8] for r in RunDir(path).metrics()]
-    loss = "loss" if any("loss" in r for r in lines) else "train_loss"
+    loss = "loss" if "loss" in lines.columns and lines["loss"].notna().any() else "train_loss"
     return summary.headline or summary.metrics[0], loss
 
 
@@ -93,11 +101,11 @@ def _differences(ax, summary: Summary, metric: str, labels: list[str]) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _curves(ax, summary: Summary, metric: str, labels: list[str]) -> bool:
+def _curves(ax, lines: pd.DataFrame, metric: str, labels: list[str]) -> bool:
     """Each setting's curve with its band; whether any was drawn."""
     drawn = False
     for setting, label in enumerate(labels):
-        c = curves(summary, setting, metric)
+        c = curves(lines, setting, metric)
         if c.empty:
             continue
         line, = ax.plot(c.index, c["mean"], marker=".", label=label)
@@ -198,11 +206,11 @@ def to_png(summary: Summary) -> bytes:
     for i, metric in enumerate(compared):
         _differences(fig.add_subplot(grid[1, 2 * i:2 * i + 2]), summary, metric,
                      labels if i == 0 else [""] * len(labels))
-    headline, loss = curve_metrics(summary)
+    lines = epochs(summary)
     row = 2 if compared else 1
-    for i, metric in enumerate((headline, loss)):
+    for i, metric in enumerate(curve_metrics(summary, lines)):
         ax = fig.add_subplot(grid[row, i * len(metrics):(i + 1) * len(metrics)])
-        if _curves(ax, summary, metric, labels) and i == 0 and len(labels) > 1:
+        if _curves(ax, lines, metric, labels) and i == 0 and len(labels) > 1:
             ax.legend(fontsize=7, title=", ".join(summary.factors), title_fontsize=7)
     for i, mode in enumerate(modes):
         ax = fig.add_subplot(grid[row + 1 + i, :])

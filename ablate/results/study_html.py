@@ -1,11 +1,12 @@
 """A study as one self-contained HTML page: the table and its notes, the figure (PNG inlined as base64), and
-every run's status, metrics and resolved config, for people who would rather look than read."""
+each setting's resolved config with its runs' status and metrics, for people who would rather look than read."""
 import base64
 from html import escape
 
+import pandas as pd
 import yaml
 
-from ablate.results.report import Summary, readable
+from ablate.results.report import NOT_FACTORS, Summary, readable
 from ablate.results.rundir import RunDir
 from ablate.results.study_figure import setting_labels, to_png
 
@@ -26,29 +27,51 @@ def _table(summary: Summary) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _config(path: str) -> str:
-    """The run's resolved config as YAML, from its record (config.yaml when the record cannot be read)."""
+def _config(path: str) -> dict | str:
+    """The run's resolved config, from its record (config.yaml's text when the record cannot be read)."""
     run = RunDir(path)
     try:
         record = run.record()
     except ValueError:
         record = None
     if record is not None and isinstance(record.get("config"), dict):
-        return yaml.safe_dump(record["config"], sort_keys=False)
+        return record["config"]
     try:
         return (run / RunDir.CONFIG).read_text()
     except OSError:
         return "(no config)"
 
 
-def _runs(summary: Summary) -> str:
+def _own_values(runs: pd.DataFrame) -> list[str]:
+    """Per run, the config values it does not share with every run of its setting, the seed aside: run-time options
+    and paths, which are no part of a setting (key=value, space-separated; empty for most runs)."""
+    keys = [c for c in runs.columns if ("." in c or c == "task") and c not in NOT_FACTORS]
+    differ = runs.groupby("setting")[keys].nunique(dropna=False) > 1
+    own = {setting: [k for k in keys if row[k]] for setting, row in differ.iterrows()}
+    shown = sorted({k for ks in own.values() for k in ks})
+    return [" ".join(f"{k}={run[k]}" for k in own[run["setting"]]) for run in runs[["setting", *shown]].to_dict("records")]
+
+
+def _settings(summary: Summary) -> str:
+    """Per setting, its config as YAML (its first run's, the seed left out) and its runs: status, metrics, and any
+    run-time option of its own. One config per setting, not per run: the runs of a setting differ only in the seed
+    and in such options, and 10,000 YAML dumps would take a minute and 12 MB."""
     labels = setting_labels(summary)
+    runs = summary.runs.sort_values(["setting", "seed"])
+    runs = runs[["setting", "path", "run_id", "seed", "status", *summary.metrics]].assign(own=_own_values(runs))
     items = []
-    for run in summary.runs.sort_values(["setting", "seed"]).to_dict("records"):
-        values = "  ".join(f"{m} {run[m]:.2f}" for m in summary.metrics
-                           if isinstance(run.get(m), (int, float)) and run[m] == run[m])  # NaN != NaN
-        head = f"{run['run_id']} · {labels[run['setting']]} · seed {run['seed']} · {run['status']}  {values}"
-        items.append(f"<details><summary>{escape(head)}</summary><pre>{escape(_config(run['path']))}</pre></details>")
+    for setting, group in runs.groupby("setting", sort=True):
+        config = _config(group["path"].iloc[0])
+        if isinstance(config, dict):
+            config = yaml.safe_dump({k: v for k, v in config.items() if k != "seed"}, sort_keys=False)
+        lines = []
+        for run in group.to_dict("records"):
+            values = "  ".join(f"{m} {run[m]:.2f}" for m in summary.metrics
+                               if isinstance(run.get(m), (int, float)) and run[m] == run[m])  # NaN != NaN
+            lines.append(f"{run['run_id']}  seed {run['seed']}  {run['status']}  {values}  {run['own']}".rstrip())
+        head = f"{labels[setting]} · {len(group)} run{'s' if len(group) > 1 else ''}"
+        items.append(f"<details><summary>{escape(head)}</summary><pre>{escape(config)}</pre>"
+                     f"<pre>{escape(chr(10).join(lines))}</pre></details>")
     return "".join(items)
 
 
@@ -63,4 +86,4 @@ def to_html(summary: Summary) -> str:
             f"<p class=\"notes\">Each row averages the runs of one setting (configs equal but for the seed).</p>"
             f"{_table(summary)}<p class=\"notes\">{notes}</p>"
             f'<img alt="metrics and training curves" src="data:image/png;base64,{png}">'
-            f"<h2>Runs</h2>{_runs(summary)}</body></html>\n")
+            f"<h2>Settings and their runs</h2>{_settings(summary)}</body></html>\n")

@@ -14,11 +14,6 @@ from ablate.results.paper.runs import RECORD_NAMES, load_scale, row_values, sett
 from ablate.stats.multiplicity import check_correction
 
 
-def is_paper_experiment(experiment: str | None) -> bool:
-    """Whether --experiment names the paper's tables (paper or paper/<table>)."""
-    return experiment is not None and (experiment == "paper" or experiment.startswith("paper/"))
-
-
 def tables_of(experiment: str) -> list[str]:
     """The tables an experiment name asks for (ValueError for an unknown one)."""
     if experiment == "paper":

@@ -19,6 +19,23 @@ def test_hand_worked_paired_power():
     assert resolvable("greater", 1.0, 10, 0.05) == pytest.approx(0.996, abs=1e-3)  # just below 1 at 10 seeds
 
 
+def test_power_is_a_probability_at_every_noncentrality():
+    # The bisection of resolvable() walks noncentralities up to 1000 sqrt(m); some of them are NaN in
+    # scipy.special.nctdtr, which is why power_greater keeps scipy.stats' noncentral t.
+    for m in (2, 3, 11, 51):
+        for level in (0.05, 0.05 / 3):
+            power = power_greater(np.geomspace(1e-3, 1000 * np.sqrt(m), 400), 1.0, np.array(m), level)
+            assert np.all((power >= 0) & (power <= 1)) and np.all(np.diff(power) >= -1e-12)
+
+
+def test_the_chi_square_density_in_closed_form_is_scipys():
+    from ablate.stats.power import _chi2_pdf
+
+    for df in (1, 2, 3, 9, 50):
+        v = np.geomspace(1e-4, 200, 50)
+        assert [_chi2_pdf(x, df) for x in v] == pytest.approx(stats.chi2.pdf(v, df), rel=1e-12, abs=1e-300)
+
+
 def test_equality_power_is_tosts():
     # theta 0, sd 1, m 10, margin 0.8: TOST holds when |d| < 0.8 - t.95(9) s / sqrt(10); the integral over s.
     exact = claim_power("equal", 0.0, 1.0, 10, 0.05, 0.8)

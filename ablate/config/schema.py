@@ -330,8 +330,9 @@ def encoding_options() -> dict[str, tuple[str, ...]]:
     return {key.split(".", 1)[1]: m["encodings"] for key, m in marks().items() if "encodings" in m}
 
 
+@cache
 def register() -> None:
-    """Put the schemas in Hydra's ConfigStore (idempotent)."""
+    """Put the schemas in Hydra's ConfigStore, once per process (storing converts each dataclass: 40 ms)."""
     from hydra.core.config_store import ConfigStore  # Hydra loads only for composition, not for the marks
 
     store = ConfigStore.instance()

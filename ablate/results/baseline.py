@@ -55,11 +55,15 @@ def partners(table: pd.DataFrame, factors: list[str], keys: list[str], base: pd.
     return out
 
 
-def _per_seed(runs: pd.DataFrame, setting: int, metric: str) -> dict[int, float]:
-    mine = runs[runs["setting"] == setting]
-    values = pd.to_numeric(mine[metric], errors="coerce")
+def _per_seed(runs: pd.DataFrame, metric: str) -> dict[int, dict[int, float]]:
+    """Per setting, each seed's value of metric (the mean, should a seed have several runs), grouped once."""
+    values = pd.to_numeric(runs[metric], errors="coerce")
     kept = values.notna()
-    return values[kept].groupby(mine.loc[kept, "seed"].astype(int)).mean().to_dict()
+    means = values[kept].groupby([runs.loc[kept, "setting"], runs.loc[kept, "seed"].astype(int)]).mean()
+    out: dict[int, dict[int, float]] = {}
+    for (setting, seed), value in means.items():
+        out.setdefault(setting, {})[seed] = value
+    return out
 
 
 def difference(a: dict[int, float], b: dict[int, float]) -> Difference | None:
@@ -83,9 +87,9 @@ def compare_to_baseline(table: pd.DataFrame, runs: pd.DataFrame, factors: list[s
     table["vs"] = [None if v is None else _label(table, factors, v) for v in vs]
     completed = runs[runs["status"] == "completed"]
     for m in metrics:
-        rows = []
+        rows, seeds = [], _per_seed(completed, m)
         for i, v in zip(table.index, vs):
-            d = None if v is None else difference(_per_seed(completed, i, m), _per_seed(completed, v, m))
+            d = None if v is None else difference(seeds.get(i, {}), seeds.get(v, {}))
             low, high = d.interval() if d is not None and d.testable else (np.nan, np.nan)
             rows.append((np.nan if d is None else d.diff, low, high, np.nan if d is None else d.n,
                          None if d is None else "paired" if d.paired else "Welch",

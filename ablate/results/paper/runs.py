@@ -9,7 +9,6 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
 
 from ablate.results.paper.reference import Reference, load_reference
 from ablate.results.records import COMPLETED, config_hashes
@@ -32,8 +31,8 @@ def row_hashes(table: str, scale: str) -> dict[str, str]:
     with Composer() as composer:
         for row in reference.rows:
             if scale in row.runs:
-                cfg = composer.config(row_overrides(reference.name, scale, row.runs[scale]))
-                hashes[row.key] = config_hashes(OmegaConf.to_container(cfg, resolve=True))[1]
+                [config] = composer.configs([row_overrides(reference.name, scale, row.runs[scale])])
+                hashes[row.key] = config_hashes(config)[1]
     return hashes
 
 

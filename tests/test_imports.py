@@ -50,7 +50,8 @@ def test_commands_that_should_be_instant_import_nothing_heavy(tmp_path):
              (["ls", "--results-dir", str(done)], 0, LISTING),
              (["sweep", "rpe=irpe_kk", "--results-dir", str(tmp_path / "new")], 2, HEAVY),
              (["sweep", "--dry-run", "--results-dir", str(done)], 0, HEAVY),
-             (["sweep", "--results-dir", str(done)], 0, HEAVY), (["config"], 0, HEAVY)]
+             (["sweep", "--results-dir", str(done)], 0, HEAVY), (["config"], 0, HEAVY),
+             (["report", "--results-dir", str(done)], 0, ("torch", "timm", "matplotlib"))]
     for args, expected, banned in cases:
         code, modules = _loaded_by(args)
         assert (code, sorted(modules & set(banned))) == (expected, []), args

@@ -57,12 +57,14 @@ class CompositionCache:
         try:
             with open(path, "rb") as f:
                 value = pickle.load(f)
-            os.utime(path)  # recently used
-            return value
         except Exception:  # absent, unreadable or from a library that changed under it: compose again
+            value = make()
+            self._store(path, value)
+            return value
+        try:
+            os.utime(path)  # recently used, for pruning
+        except OSError:  # a cache we may read but not write
             pass
-        value = make()
-        self._store(path, value)
         return value
 
     def _store(self, path: Path, value: object) -> None:

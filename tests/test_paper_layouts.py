@@ -76,7 +76,7 @@ def test_findings_distinguish_holds_and_reversed(tmp_path, capsys):
     assert "Finding 1 (Directed (cross, product) > undirected (euc, quant).): **holds**" in text
     assert "Finding 2 (Contextual > bias, for every method.): **reversed**" in text
     assert "euc_ctx > euc_bias: -1.00, 95% CI [-1.25, -0.75] (paired t, 3 seeds), p = 0.0033, " \
-           "Holm-adjusted p = 0.0066 → reversed" in text
+           "Holm-adjusted p = 0.013 → reversed" in text
     assert "The table's 5 claims are one family, Holm (family-wise error)" in text
 
 
@@ -84,7 +84,7 @@ def test_missing_rows_print_blank(tmp_path, capsys):
     write_runs(tmp_path, "table1", {"none": [70.0, 71.0, 72.0], "product_ctx": [72.0, 73.0, 74.0]})
     text = report(tmp_path, capsys=capsys)
     assert md_row(text, "Euclidean", "no", "bias") == ["Euclidean", "no", "bias", "", "80.1", "", "+0.2"]
-    assert md_row(text, "Product", "yes", "contextual")[5] == "+2.00 [+2.00, +2.00] (3)"  # the same seed effects
+    assert md_row(text, "Product", "yes", "contextual")[5] == "+2.00 (3)"  # +2 at every seed: no spread, no interval
     assert "Finding 1 (Directed (cross, product) > undirected (euc, quant).): **not resolved at this scale**" in text
     assert "euc_ctx > euc_bias: no runs on a seed common to the rows → not resolved" in text
 
@@ -117,9 +117,9 @@ def test_failed_runs_and_other_configs_are_not_counted(tmp_path, capsys):
 
 
 def test_equal_claims_hold_within_the_margin(tmp_path, capsys):
-    same = [70.0, 70.05, 69.95, 70.02]
-    write_runs(tmp_path, "table3", {"product_bias_clip": same, "product_bias": same,
-                                    "product_ctx_clip": [70.0, 70.1, 69.9], "product_ctx": [72.0, 72.1, 71.9]})
+    write_runs(tmp_path, "table3", {"product_bias_clip": [70.0, 70.05, 69.95, 70.02],
+                                    "product_bias": [70.01, 70.04, 69.96, 70.01],
+                                    "product_ctx_clip": [70.0, 70.1, 69.9], "product_ctx": [72.05, 72.1, 71.85]})
     text = report(tmp_path, "paper/table3", capsys=capsys)
     assert "product_bias = product_bias_clip: +0.00" in text and "→ holds" in text
     assert "product_ctx = product_ctx_clip: +2.00" in text and "→ reversed" in text
@@ -278,3 +278,17 @@ def test_a_table_gathered_in_declared_looks_is_tested_at_them(tmp_path, capsys):
     (tmp_path / "paper_proxy" / "until-table1.json").write_text("{")
     with pytest.raises(ValueError, match="until-table1.json is not a design of looks"):
         report(tmp_path, capsys=capsys)
+
+
+def test_the_same_difference_at_every_seed_is_no_test_not_a_certainty(tmp_path, capsys):
+    # Scores are discrete, so seeds can tie: a difference with no spread over its seeds has no standard error,
+    # and neither an equal nor an unequal verdict can rest on it.
+    same = [70.0, 70.05, 69.95, 70.02]
+    write_runs(tmp_path, "table3", {"product_bias_clip": same, "product_bias": same,
+                                    "product_ctx_clip": [70.0, 70.1, 69.9], "product_ctx": [72.0, 72.1, 71.9]})
+    text = report(tmp_path, "paper/table3", capsys=capsys)
+    assert "product_bias = product_bias_clip: +0.00 (n = 4; the same difference at every common seed, no spread: " \
+           "no test) → not resolved at this scale" in text
+    assert "product_ctx = product_ctx_clip: +2.00 (n = 3; the same difference at every common seed" in text
+    assert "**holds**" not in text and "**reversed**" not in text and "**mixed**" not in text
+    assert "needs two seeds per row common to its rows, not all with the same difference, before its spread" in text

@@ -72,7 +72,8 @@ def test_every_claim_of_a_report_carries_its_power(tmp_path, capsys):
     assert "the paper's +2.02 needs about" in power  # 2.3 x our 70.27 / the paper's 79.9
     assert "observed" not in text  # no observed power
     assert "Finding 7 (RPE on Q or K helps more than on V; Q+K+V is best.): **not resolved at this scale**: " \
-           "needs two seeds per row common to its rows before its spread is known" in text
+           "needs two seeds per row common to its rows, not all with the same difference, before its spread is " \
+           "known" in text
     doc = json.loads(report(tmp_path, "paper/table4", "json", capsys))
     claim = doc[0]["findings"][0]["claims"][0]
     assert claim["power"]["seeds_per_row"] == 3 and claim["power"]["level"] == pytest.approx(0.05 / 7)

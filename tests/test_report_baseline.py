@@ -16,7 +16,8 @@ from ablate.results.report import load_records, readable, summarize
 SEED = [0.0, 1.5, -1.0, 0.8]
 LEVEL = {("none", None): 70.0, ("product", "bias"): 70.6, ("product", "contextual"): 72.0,
          ("euc", "bias"): 70.2, ("euc", "contextual"): 71.0}
-JITTER = {("product", "contextual"): [0.1, -0.2, 0.0, 0.1], ("euc", "bias"): [0.4, -0.5, 0.6, -0.3]}
+JITTER = {("product", "contextual"): [0.1, -0.2, 0.0, 0.1], ("euc", "bias"): [0.4, -0.5, 0.6, -0.3],
+          ("product", "bias"): [0.05, -0.05, 0.05, -0.05]}
 
 
 def _study(results) -> None:
@@ -41,9 +42,17 @@ def test_each_row_is_compared_with_the_baseline_paired_by_seed(tmp_path):
     assert (row["top1_diff"], row["top1_p"], row["top1_diff_n"], row["top1_diff_test"]) == \
         (pytest.approx(2.0), pytest.approx(ref.pvalue), 4, "paired")
     assert (row["top1_diff_low"], row["top1_diff_high"]) == pytest.approx(tuple(ref.confidence_interval(0.95)))
-    # One family of four comparisons, Holm: the smallest p times 4.
+    # euc contextual differs from the baseline by exactly +1.0 at every seed: no spread, so no test (a tie is no
+    # certainty); it stays in the family of four with p 1, and Holm multiplies the smallest p by 4.
+    untested = table.loc[("euc", "contextual")]
+    assert untested["top1_diff"] == pytest.approx(1.0) and pd.isna(untested["top1_p"])
+    assert pd.isna(untested["top1_diff_low"]) and untested["top1_p_adjusted"] == 1.0
+    assert readable(summary).set_index(["rpe.method", "rpe.mode"]).loc[("euc", "contextual"), "Δtop1"] == \
+        "+1.00 (n=4: no test)"
+    assert any(line.startswith("no test over two or more seeds: the same difference at every seed")
+               for line in summary.legend)
     p = table.loc[~table["baseline"], "top1_p"].to_numpy()
-    assert table.loc[~table["baseline"], "top1_p_adjusted"].min() == pytest.approx(4 * p.min())
+    assert table.loc[~table["baseline"], "top1_p_adjusted"].min() == pytest.approx(4 * np.nanmin(p))
     assert list(summary.table["baseline"]) == list(summary.table["rpe.method"] == "none")
     assert row["vs"] == "none, -"
     text = readable(summary).set_index(["rpe.method", "rpe.mode"])
@@ -57,8 +66,9 @@ def test_the_pairing_shows_what_the_seed_effect_hides(tmp_path):
     _study(tmp_path)
     summary = summarize(load_records(tmp_path), ["rpe.method", "rpe.mode"], ("top1",), baseline=["rpe.method=none"])
     row = _by_method(summary).loc[("product", "bias")]
-    unpaired = stats.ttest_ind([70.6 + e for e in SEED], [70.0 + e for e in SEED], equal_var=False)
-    assert row["top1_p"] < 1e-6 and unpaired.pvalue > 0.4  # the same +0.6 on every seed
+    unpaired = stats.ttest_ind([70.6 + e + j for e, j in zip(SEED, JITTER["product", "bias"])],
+                               [70.0 + e for e in SEED], equal_var=False)
+    assert row["top1_p"] < 1e-3 and unpaired.pvalue > 0.4  # +0.6 -+ 0.05 on every seed
 
 
 def test_a_baseline_row_per_group_of_the_other_factors(tmp_path):

@@ -4,7 +4,8 @@ import pytest
 from scipy import stats
 
 from ablate.stats.claims import HOLDS, MIXED, NOT_RESOLVED, REVERSED, claim_test, overall, verdicts
-from ablate.stats.compare import contrast, paired, paired_difference, welch, welch_difference
+from ablate.stats.compare import (Difference, contrast, p_equal, p_outside, p_zero, paired, paired_difference, welch,
+                                  welch_difference)
 from ablate.stats.multiplicity import adjust, check_correction
 from ablate.stats.sample import sd_interval, summarize
 from ablate.stats.sequential import Design
@@ -124,3 +125,29 @@ def test_a_plain_report_does_not_load_scipy_stats(tmp_path):
             "assert 'scipy.stats' not in sys.modules, 'scipy.stats loaded'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+def test_no_spread_over_the_seeds_is_no_test_not_a_certainty():
+    # Scores are discrete, so two seeds can give the same difference: a zero standard error is no estimate.
+    tied = paired_difference(np.array([[70.4, 71.4]]), np.array([[70.0, 71.0]]))
+    assert tied.diff == pytest.approx(0.4) and tied.n == 2 and not tied.testable
+    constant = welch_difference([np.array([70.4, 70.4])], [np.array([70.0, 70.0, 70.0])])
+    assert constant.diff == pytest.approx(0.4) and not constant.testable
+    assert paired_difference(np.array([[70.5, 71.3]]), np.array([[70.0, 71.0]])).testable
+    zero, df = np.array([0.0, 0.0]), np.array([1.0, 1.0])
+    assert list(p_zero(np.array([0.4, 0.0]), zero, df)) == [1.0, 1.0]  # no evidence of a difference
+    assert list(p_equal(np.array([0.4, 0.0]), zero, df, 0.5)) == [0.5, 0.5]  # nor of equality
+    assert list(p_outside(np.array([0.9, 0.0]), zero, df, 0.5)) == [1.0, 1.0]
+
+
+def test_a_look_without_a_spread_is_no_evidence_at_that_look():
+    # Tied at the first look (3 seeds, the same +2 each), clear at the second: the claim rests on the second look.
+    a = np.array([[72.0, 73.0, 74.0, 74.9, 72.2, 73.1]])
+    b = np.array([[70.0, 71.0, 72.0, 72.0, 71.0, 70.0]])
+    design = Design((3, 6))
+    looks = [paired_difference(a[:, :n], b[:, :n]) for n in design.looks]
+    assert [d.testable for d in looks] == [False, True]
+    test = claim_test(looks, design, "greater", 0.0)
+    unclear = Difference(2.0, 1e9, 2.0, 3, True)  # a first look whose own p is 1
+    assert test.p == pytest.approx(claim_test([unclear, looks[1]], design, "greater", 0.0).p) and test.look == 1
+    assert test.p < 0.05 and test.holds_if_rejected

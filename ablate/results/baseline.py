@@ -111,4 +111,7 @@ def compare_to_baseline(table: pd.DataFrame, runs: pd.DataFrame, factors: list[s
     if missing:
         legend.append(f"{len(missing)} rows have no baseline row with their other factors: no Δ "
                       "(--baseline with more keys names one baseline row)")
+    if any((table[f"{m}_p"].isna() & (table[f"{m}_diff_n"] >= 2) & ~base).any() for m in metrics):
+        legend.append("no test over two or more seeds: the same difference at every seed, so no spread to test "
+                      "with (a tie, not a certainty; more seeds tell)")
     return table, legend

@@ -77,8 +77,11 @@ def _interval(d: Difference, design: Design, look: int, alpha: float) -> tuple[f
 
 def claim_test(looks: list[Difference], design: Design, expect: str, margin: float,
                alpha: float = ALPHA) -> ClaimTest:
-    """A claim from its (testable) difference at each look so far; the last is the look tested."""
-    diff, se, df = (np.array([getattr(d, name) for d in looks], dtype=float) for name in ("diff", "se", "df"))
+    """A claim from its difference at each look so far; the last, the look tested, must be testable (an earlier
+    look without a spread is no evidence at that look)."""
+    diff = np.array([d.diff for d in looks], dtype=float)
+    se = np.array([d.se if d.testable else 0.0 for d in looks], dtype=float)
+    df = np.array([d.df if d.testable else max(d.n - 1, 1) for d in looks], dtype=float)
     p, holds = claim_p(diff, se, df, design, expect, margin)
     k = len(looks) - 1
     low, high, coverage = _interval(looks[-1], design, k, alpha if expect == "greater" else 2 * alpha)

@@ -17,7 +17,8 @@ from ablate.stats.sample import t_quantile
 
 @dataclass(frozen=True)
 class Difference:
-    """mean(a) - mean(b): estimate, standard error and degrees of freedom (None without a spread), seeds, test."""
+    """mean(a) - mean(b): estimate, standard error and degrees of freedom (None without a spread: one seed, or no
+    variation over the seeds), seeds, test."""
 
     diff: float
     se: float | None
@@ -49,9 +50,13 @@ def _t_sf(t: np.ndarray, df: np.ndarray) -> np.ndarray:
 
 
 def _ratio(x: np.ndarray, se: np.ndarray) -> np.ndarray:
-    """x / se, with a zero spread read as certainty (+-inf, or 0 for x = 0)."""
+    """x / se, and 0 where there is no spread: no evidence either way (p 1, a one-sided p 0.5).
+
+    Contrasts equal at every seed estimate their noise as zero, which is no estimate: the t statistic is
+    undefined there. Scores are discrete (a test set of 5,000 images moves in steps of 0.02 points), so two
+    seeds tie often enough; reading a tie as certainty would let two seeds prove any difference."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(se > 0, x / np.where(se > 0, se, 1), np.where(x == 0, 0.0, np.sign(x) * np.inf))
+        return np.where(se > 0, x / np.where(se > 0, se, 1), 0.0)
 
 
 def p_zero(diff: np.ndarray, se: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -104,6 +109,8 @@ def paired_difference(a: np.ndarray, b: np.ndarray) -> Difference:
     side_a, side_b = a.mean(axis=0), b.mean(axis=0)
     spread = side_a.std() * side_b.std()
     r = float(np.mean((side_a - side_a.mean()) * (side_b - side_b.mean())) / spread) if spread > 0 else None
+    if se == 0:  # the same contrast at every seed: no spread to test with (_ratio)
+        return Difference(float(diff), None, None, len(c), True, r)
     return Difference(float(diff), float(se), float(df), len(c), True, r)
 
 
@@ -114,4 +121,6 @@ def welch_difference(a: list[np.ndarray], b: list[np.ndarray]) -> Difference:
         diff = np.mean([np.mean(x) for x in a]) - np.mean([np.mean(x) for x in b])
         return Difference(float(diff), None, None, n, False)
     diff, se, df = welch(a, b)
+    if se == 0:  # every row the same at each of its seeds: no spread to test with
+        return Difference(float(diff), None, None, n, False)
     return Difference(float(diff), float(se), float(df), n, False)

@@ -22,6 +22,10 @@ from ablate.stats.sequential import Design
 
 BLANK = ""
 NA = "n/a"
+# Why a claim has no test.
+NO_SEEDS = "fewer than two seeds common to the rows"
+BEFORE_LOOK = "before the first look"
+NO_SPREAD = "the same difference at every common seed, no spread"
 
 
 @dataclass(frozen=True)
@@ -49,12 +53,13 @@ class ClaimResult:
     text: str
     common: int  # seeds all its rows have
     difference: Difference | None  # on every common seed (Welch where there is none); None without runs
-    test: ClaimTest | None  # None: no test (below two common seeds, or before the design's first look)
+    test: ClaimTest | None  # None: no test, for the reason in `untested`
     p_adjusted: float | None
     verdict: str
     unpaired: tuple[ClaimTest, float, str] | None  # Welch on the same seeds, adjusted p, verdict; paired tests only
     r: float | None  # the sides' correlation over seeds (paired only)
-    power: ClaimPower | None  # None below two common seeds
+    power: ClaimPower | None  # None without a paired test
+    untested: str = ""  # NO_SEEDS, BEFORE_LOOK or NO_SPREAD where there is no test
 
     @property
     def paired_and_unpaired_differ(self) -> bool:
@@ -249,6 +254,7 @@ class _Tested:
     unpaired: ClaimTest | None
     r: float | None
     power: ClaimPower | None
+    untested: str = ""  # why there is no paired test, when there is none
 
 
 def _test(shown: dict, claim: Claim, metric: str, margin: float, design: Design | None, level: float,
@@ -258,14 +264,18 @@ def _test(shown: dict, claim: Claim, metric: str, margin: float, design: Design 
     if not seeds:
         d = compare(shown, claim.a, claim.b, metric)
         welch = claim_test([d], Design((d.n,)), claim.expect, margin) if d is not None and d.testable else None
-        return _Tested(0, welch, None, None, None)
+        return _Tested(0, welch, None, None, None, NO_SEEDS if welch is None else "")
     a, b = _matrix(shown, claim.a, metric, seeds), _matrix(shown, claim.b, metric, seeds)
     design = design or Design((len(seeds),))
     last = design.look_of(len(seeds))
-    if len(seeds) < 2 or last is None:
-        return _Tested(len(seeds), None, None, None, None)
+    if len(seeds) < 2:
+        return _Tested(len(seeds), None, None, None, None, NO_SEEDS)
+    if last is None:
+        return _Tested(len(seeds), None, None, None, None, BEFORE_LOOK)
     reached = design.looks[:last + 1]
     pairs = [paired_difference(a[:, :n], b[:, :n]) for n in reached]
+    if not pairs[-1].testable:  # nothing to test with, nor a spread to plan seeds from
+        return _Tested(len(seeds), None, None, pairs[-1].r, None, NO_SPREAD)
     welch = [welch_difference(list(a[:, :n]), list(b[:, :n])) for n in reached]
     n = reached[-1]
     sd = float(np.std(contrast(a[:, :n], b[:, :n]), ddof=1))
@@ -282,7 +292,8 @@ def _finding_plan(claims: tuple[ClaimResult, ...], margin: float) -> tuple[int |
     """The seeds per row with which every open claim holds with 80% (the product of their powers)."""
     open_claims = [c for c in claims if c.verdict == NOT_RESOLVED]
     if any(c.power is None for c in open_claims):
-        return None, "needs two seeds per row common to its rows before its spread is known"
+        return None, ("needs two seeds per row common to its rows, not all with the same difference, before its "
+                      "spread is known")
     if any(c.power.paper is None for c in open_claims):
         return None, "the paper prints no difference to plan for"
     needed = fewest(lambda m: float(np.prod([c.power.holds(c.claim.expect, margin, m) for c in open_claims])))
@@ -313,7 +324,7 @@ def build_layout(reference: Reference, scale: str, values: dict[str, dict[str, d
     unpaired_adjusted, unpaired_decided = verdicts([t.unpaired for t in tested], correction)
     results = iter(ClaimResult(c, _claim_text(c.a, c.b, c.expect), t.common, compare(shown, c.a, c.b, delta),
                                t.paired, p, v,
-                               None if t.unpaired is None else (t.unpaired, up, uv), t.r, t.power)
+                               None if t.unpaired is None else (t.unpaired, up, uv), t.r, t.power, t.untested)
                    for c, t, p, v, up, uv in zip(claims, tested, adjusted, decided, unpaired_adjusted,
                                                  unpaired_decided))
     findings = []

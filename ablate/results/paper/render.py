@@ -9,7 +9,7 @@ import json
 
 from tabulate import tabulate
 
-from ablate.results.paper.layout import ClaimResult, FindingResult, Layout
+from ablate.results.paper.layout import BEFORE_LOOK, ClaimResult, FindingResult, Layout
 from ablate.results.paper.reference import metric_styles
 from ablate.stats.claims import ALPHA, ClaimTest
 from ablate.stats.compare import Difference
@@ -66,9 +66,9 @@ def describe(c: ClaimResult, correction: str) -> str:
     if d is None:
         return f"no runs on a seed common to the rows → {c.verdict}"
     if c.test is None:
-        if c.common >= 2:  # a sequential design before its first look
+        if c.untested == BEFORE_LOOK:  # a sequential design
             return f"{_num(d.diff)} on {c.common} common seeds, before the first look → {c.verdict}"
-        return f"{_num(d.diff)} (n = {d.n}; fewer than two seeds common to the rows: no test) → {c.verdict}"
+        return f"{_num(d.diff)} (n = {d.n}; {c.untested}: no test) → {c.verdict}"
     return _tested(c.test, c.p_adjusted, correction, c.verdict, _how(c, c.test))
 
 
